@@ -1,0 +1,59 @@
+//! # ws101 — WebSocket (RFC 6455) from the socket up
+//!
+//! A readable, blocking WebSocket server and client on `std::net`, one OS
+//! thread per connection. Each module is one stage of a connection's life
+//! on the wire, paired with a chapter of the book in `docs/`:
+//!
+//! | stage | module | RFC 6455 | chapter |
+//! |---|---|---|---|
+//! | TCP accept, one thread per connection | [`server`] | §4.2 | `docs/02-tcp-accept.md`, `docs/11-threads.md` |
+//! | HTTP request and response heads | [`http`] | §4.1, §4.2 | `docs/03-byte-stream.md` |
+//! | the opening handshake | [`handshake`] | §1.3, §4 | `docs/04-handshake.md` |
+//! | the client and its URL, keys | [`client`] | §3, §4.1, §5.3 | `docs/04-handshake.md`, `docs/06-masking.md` |
+//! | frame headers | [`frame`] | §5.2, §5.7 | `docs/05-frames.md` |
+//! | masking | [`mask`] | §5.3 | `docs/06-masking.md` |
+//! | messages, fragments, limits | [`message`] | §5.4–§5.6, §10.4 | `docs/07-messages.md` |
+//! | UTF-8 as it arrives | [`utf8`] | §5.6, §8.1 | `docs/07-messages.md` |
+//! | close codes and reasons | [`close`] | §5.5.1, §7.4 | `docs/09-closing.md` |
+//! | the open connection: ping, close, halves, timers | [`connection`] | §5.5, §6, §7 | `docs/08-ping-pong.md` … `docs/11-threads.md` |
+//! | failing the connection | [`error`] | §7.1.7, §10.7 | `docs/12-failing.md` |
+//! | the annotated wire trace | [`trace`] | §5.2 | `docs/05-frames.md` |
+//!
+//! The pure modules (`http`, `handshake`, `frame`, `mask`, `message`,
+//! `utf8`, `close`, `error`) take bytes and return values or bytes; only
+//! `server`, `client` and `connection` touch sockets, threads and clocks.
+//!
+//! ```no_run
+//! use ws101::{Message, Server};
+//! let server = Server::bind("127.0.0.1:9001")?;
+//! server.serve(|mut ws| loop {
+//!     match ws.read()? {
+//!         Message::Text(t) => ws.send(Message::Text(t))?,
+//!         Message::Binary(b) => ws.send(Message::Binary(b))?,
+//!         Message::Close(_) => return Ok(()),
+//!         Message::Ping(_) | Message::Pong(_) => {}
+//!     }
+//! })?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod client;
+pub mod close;
+pub mod connection;
+pub mod error;
+pub mod frame;
+pub mod handshake;
+pub mod http;
+pub mod mask;
+pub mod message;
+pub mod server;
+pub mod trace;
+pub mod utf8;
+
+pub use client::{connect, connect_with, ClientConfig};
+pub use close::{CloseCode, CloseFrame};
+pub use connection::{Options, Reader, ReadyState, WebSocket, Writer};
+pub use error::Error;
+pub use message::{Limits, Message};
+pub use server::{accept, Server, ServerConfig};

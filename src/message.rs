@@ -1,0 +1,420 @@
+//! Stage 4a — from frames to messages: reassembly, control frames, limits.
+//!
+//! RFC 6455 §5.4 (fragmentation), §5.5 (control frames), §5.6 (data
+//! frames), §6.2 (receiving data), §10.4 (limits). Chapter:
+//! `docs/07-messages.md`.
+//!
+//! [`Receiver`] is a pure state machine: the shell gives it bytes, it gives
+//! back whole [`Message`]s. It never reads a socket. It enforces the rules
+//! that need memory of earlier frames (a continuation needs a message to
+//! continue; a new message may not start inside another), the masking
+//! direction, the size limits, and UTF-8 as the bytes arrive.
+//!
+//! Memory grows only with bytes that actually arrive: a frame that *declares*
+//! 16 MiB and sends one byte costs one byte, because the payload is appended
+//! as it comes, never reserved from the declared length.
+
+use crate::close::{parse_close_payload, CloseFrame};
+use crate::error::Error;
+use crate::frame::{parse_header, FrameHeader, Opcode, Parsed};
+use crate::mask::apply_mask;
+use crate::trace;
+use crate::utf8::Utf8Validator;
+
+/// Which end of the connection this is. It decides the masking rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Receives masked frames, sends unmasked ones.
+    Server,
+    /// Receives unmasked frames, sends masked ones.
+    Client,
+}
+
+/// A whole message, or a control frame, as the application sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message: valid UTF-8, reassembled from its fragments.
+    Text(String),
+    /// A binary message, reassembled from its fragments.
+    Binary(Vec<u8>),
+    /// A ping (already answered with a pong by the connection).
+    Ping(Vec<u8>),
+    /// A pong.
+    Pong(Vec<u8>),
+    /// The peer's close frame: `None` when it carried no status code (1005).
+    Close(Option<CloseFrame>),
+}
+
+/// Size limits (§10.4: "implementations … MUST protect themselves against
+/// exceeding those limits").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest payload of a single frame, in bytes.
+    pub max_frame_size: u64,
+    /// Largest reassembled message, in bytes.
+    pub max_message_size: u64,
+}
+
+impl Default for Limits {
+    /// 16 MiB each: large enough for Autobahn's 16 MiB cases (9.x), small
+    /// enough that a few hundred connections cannot exhaust memory.
+    fn default() -> Limits {
+        Limits { max_frame_size: 16 << 20, max_message_size: 16 << 20 }
+    }
+}
+
+/// The frame whose payload is being received.
+#[derive(Debug, Clone, Copy)]
+struct InFrame {
+    header: FrameHeader,
+    /// Payload bytes received so far (also the mask phase).
+    received: u64,
+}
+
+/// Turns bytes into messages.
+#[derive(Debug)]
+pub struct Receiver {
+    role: Role,
+    limits: Limits,
+    frame: Option<InFrame>,
+    /// The data message in progress: its opcode (Text or Binary), if any.
+    message: Option<Opcode>,
+    data: Vec<u8>,
+    utf8: Utf8Validator,
+    control: Vec<u8>,
+}
+
+impl Receiver {
+    /// A receiver for the given end of the connection.
+    pub fn new(role: Role, limits: Limits) -> Receiver {
+        Receiver {
+            role,
+            limits,
+            frame: None,
+            message: None,
+            data: Vec::new(),
+            utf8: Utf8Validator::new(),
+            control: Vec::new(),
+        }
+    }
+
+    /// Consume bytes from the start of `input`.
+    ///
+    /// Returns how many bytes were used and, if a message (or control
+    /// frame) was completed, that message; the caller feeds the rest of the
+    /// input in the next call. An incomplete frame header consumes nothing.
+    ///
+    /// ```
+    /// use ws101::{Message, message::{Limits, Receiver, Role}};
+    /// // RFC 6455 §5.7: a masked "Hello" from a client.
+    /// let wire = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// let mut rx = Receiver::new(Role::Server, Limits::default());
+    /// assert_eq!(rx.feed(&wire[..3])?, (0, None)); // incomplete header
+    /// assert_eq!(rx.feed(&wire)?, (11, Some(Message::Text("Hello".into()))));
+    /// # Ok::<(), ws101::Error>(())
+    /// ```
+    pub fn feed(&mut self, input: &[u8]) -> Result<(usize, Option<Message>), Error> {
+        let mut used = 0;
+        loop {
+            let frame = match self.frame {
+                Some(frame) => frame,
+                None => match parse_header(&input[used..])? {
+                    Parsed::Incomplete => return Ok((used, None)),
+                    Parsed::Complete(header, n) => {
+                        trace::frame_received(&input[used..used + n], &header);
+                        used += n;
+                        self.start_frame(header)?
+                    }
+                },
+            };
+            let want = frame.header.payload_len - frame.received;
+            let take = want.min((input.len() - used) as u64) as usize;
+            let chunk = &input[used..used + take];
+            used += take;
+            let buf = if frame.header.opcode.is_control() { &mut self.control } else { &mut self.data };
+            buf.extend_from_slice(chunk);
+            if let Some(message) = self.payload_arrived(take)? {
+                return Ok((used, Some(message)));
+            }
+            if used == input.len() {
+                return Ok((used, None));
+            }
+        }
+    }
+
+    /// Payload bytes the current data frame still expects, when the shell
+    /// may read them straight into the message buffer with
+    /// [`read_payload_into`](Self::read_payload_into); 0 otherwise.
+    pub fn data_payload_remaining(&self) -> u64 {
+        match self.frame {
+            Some(f) if !f.header.opcode.is_control() => f.header.payload_len - f.received,
+            _ => 0,
+        }
+    }
+
+    /// Let `read` put up to `max` payload bytes of the current data frame
+    /// directly at the end of the message buffer (no intermediate copy), then
+    /// unmask and validate them. `read` returns how many bytes it wrote, like
+    /// `std::io::Read::read`; the I/O error, if any, is passed through.
+    ///
+    /// The buffer grows by at most `max` bytes per call, never by the
+    /// frame's declared length.
+    pub fn read_payload_into<E>(
+        &mut self,
+        max: usize,
+        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<Result<Option<Message>, Error>, E> {
+        let want = (self.data_payload_remaining().min(max as u64)) as usize;
+        let start = self.data.len();
+        self.data.resize(start + want, 0);
+        let got = read(&mut self.data[start..]);
+        let n = *got.as_ref().unwrap_or(&0);
+        self.data.truncate(start + n.min(want));
+        got?;
+        Ok(self.payload_arrived(n.min(want)))
+    }
+
+    /// Check a new frame header against the rules that depend on the
+    /// connection: masking direction, message state, limits.
+    fn start_frame(&mut self, header: FrameHeader) -> Result<InFrame, Error> {
+        match (self.role, header.mask.is_some()) {
+            // RFC 6455 §5.1: "The server MUST close the connection upon
+            // receiving a frame that is not masked."
+            (Role::Server, false) => return Err(Error::Protocol("frame from client is not masked (RFC 6455 §5.1)")),
+            // RFC 6455 §5.1: "The client MUST close a connection if it
+            // detects a masked frame."
+            (Role::Client, true) => return Err(Error::Protocol("frame from server is masked (RFC 6455 §5.1)")),
+            _ => {}
+        }
+        if header.payload_len > self.limits.max_frame_size {
+            return Err(Error::TooBig("frame payload longer than max_frame_size (RFC 6455 §10.4)"));
+        }
+        match (header.opcode, self.message) {
+            // RFC 6455 §5.4: a continuation frame continues a message that a
+            // text or binary frame with FIN=0 started; there is none.
+            (Opcode::Continuation, None) => {
+                return Err(Error::Protocol("continuation frame with no message to continue (RFC 6455 §5.4)"));
+            }
+            // RFC 6455 §5.4: "the fragments of one message MUST NOT be
+            // interleaved between the fragments of another message".
+            (Opcode::Text | Opcode::Binary, Some(_)) => {
+                return Err(Error::Protocol("new data frame inside a fragmented message (RFC 6455 §5.4)"));
+            }
+            (Opcode::Text | Opcode::Binary, None) => {
+                self.message = Some(header.opcode);
+                self.utf8 = Utf8Validator::new();
+            }
+            _ => {}
+        }
+        if !header.opcode.is_control() && self.data.len() as u64 + header.payload_len > self.limits.max_message_size {
+            return Err(Error::TooBig("message longer than max_message_size (RFC 6455 §10.4)"));
+        }
+        let frame = InFrame { header, received: 0 };
+        self.frame = Some(frame);
+        Ok(frame)
+    }
+
+    /// `n` more payload bytes of the current frame are at the end of its
+    /// buffer: unmask them, validate text, and finish the frame (and maybe
+    /// the message) when its payload is complete.
+    fn payload_arrived(&mut self, n: usize) -> Result<Option<Message>, Error> {
+        let Some(frame) = self.frame.as_mut() else {
+            return Ok(None);
+        };
+        let control = frame.header.opcode.is_control();
+        let buf = if control { &mut self.control } else { &mut self.data };
+        let fresh_start = buf.len() - n;
+        let fresh = &mut buf[fresh_start..];
+        if let Some(key) = frame.header.mask {
+            // RFC 6455 §6.2 (server): "remove the masking from the payload".
+            apply_mask(fresh, key, frame.received as usize);
+        }
+        frame.received += n as u64;
+        // RFC 6455 §8.1: invalid UTF-8 in a text message MUST fail the
+        // connection; checking each piece as it arrives fails it at once.
+        if !control && self.message == Some(Opcode::Text) && self.utf8.feed(fresh).is_err() {
+            return Err(Error::InvalidUtf8("text message is not valid UTF-8 (RFC 6455 §5.6, §8.1)"));
+        }
+        if frame.received < frame.header.payload_len {
+            return Ok(None);
+        }
+        let header = frame.header;
+        self.frame = None;
+        trace::payload_received(
+            &header,
+            if control { &self.control } else { &self.data[self.data.len() - header.payload_len as usize..] },
+        );
+        if control {
+            let payload = std::mem::take(&mut self.control);
+            return match header.opcode {
+                Opcode::Ping => Ok(Some(Message::Ping(payload))),
+                Opcode::Pong => Ok(Some(Message::Pong(payload))),
+                _ => Ok(Some(Message::Close(parse_close_payload(&payload)?))),
+            };
+        }
+        if !header.fin {
+            return Ok(None);
+        }
+        let data = std::mem::take(&mut self.data);
+        match self.message.take() {
+            Some(Opcode::Text) => {
+                if !self.utf8.is_complete() {
+                    return Err(Error::InvalidUtf8("text message ends inside a character (RFC 6455 §5.6, §8.1)"));
+                }
+                // Validated piece by piece above; this second pass is what
+                // the standard library needs to hand out a `String`.
+                String::from_utf8(data)
+                    .map(|text| Some(Message::Text(text)))
+                    .map_err(|_| Error::InvalidUtf8("text message is not valid UTF-8 (RFC 6455 §5.6, §8.1)"))
+            }
+            _ => Ok(Some(Message::Binary(data))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::close::CloseCode;
+    use crate::frame::{encode_header, MAX_HEADER_LEN};
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    /// A masked client frame.
+    fn frame(fin: bool, opcode: Opcode, payload: &[u8]) -> Vec<u8> {
+        let header = FrameHeader { fin, opcode, mask: Some(KEY), payload_len: payload.len() as u64 };
+        let mut out = [0u8; MAX_HEADER_LEN];
+        let n = encode_header(&header, &mut out);
+        let mut wire = out[..n].to_vec();
+        let mut body = payload.to_vec();
+        apply_mask(&mut body, KEY, 0);
+        wire.extend_from_slice(&body);
+        wire
+    }
+
+    /// Feed everything, in pieces of `step` bytes, collecting messages.
+    fn run(wire: &[u8], step: usize) -> Result<Vec<Message>, Error> {
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        let mut pending: Vec<u8> = Vec::new();
+        let mut out = Vec::new();
+        for piece in wire.chunks(step) {
+            pending.extend_from_slice(piece);
+            loop {
+                let (used, message) = rx.feed(&pending)?;
+                pending.drain(..used);
+                match message {
+                    Some(m) => out.push(m),
+                    None => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn rfc_5_4_fragments_reassemble_with_a_ping_in_between() {
+        let mut wire = frame(false, Opcode::Text, b"Hel");
+        wire.extend(frame(true, Opcode::Ping, b"ping"));
+        wire.extend(frame(false, Opcode::Continuation, b"l"));
+        wire.extend(frame(true, Opcode::Continuation, b"o"));
+        for step in [1, 2, 3, 7, 100] {
+            let messages = run(&wire, step).unwrap();
+            assert_eq!(messages, [Message::Ping(b"ping".to_vec()), Message::Text("Hello".into())], "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_code_point_split_across_fragments_is_fine() {
+        let euro = "€".as_bytes();
+        let mut wire = frame(false, Opcode::Text, &euro[..1]);
+        wire.extend(frame(true, Opcode::Continuation, &euro[1..]));
+        assert_eq!(run(&wire, 1).unwrap(), [Message::Text("€".into())]);
+    }
+
+    fn error_of(wire: &[u8]) -> Error {
+        run(wire, 1).expect_err("the input breaks a rule")
+    }
+
+    #[test]
+    fn ab_5_9_continuation_without_start_fails_1002() {
+        let e = error_of(&frame(true, Opcode::Continuation, b"x"));
+        assert!(matches!(e, Error::Protocol(why) if why.contains("no message to continue")));
+    }
+
+    #[test]
+    fn ab_5_18_new_message_inside_fragmented_fails_1002() {
+        let mut wire = frame(false, Opcode::Text, b"a");
+        wire.extend(frame(true, Opcode::Text, b"b"));
+        assert!(matches!(error_of(&wire), Error::Protocol(why) if why.contains("inside")));
+    }
+
+    #[test]
+    fn unmasked_client_frame_fails_1002() {
+        let e = error_of(&[0x81, 0x05, b'H', b'e', b'l', b'l', b'o']);
+        assert!(matches!(e, Error::Protocol(why) if why.contains("not masked")));
+    }
+
+    #[test]
+    fn ab_6_4_invalid_utf8_fails_before_the_frame_ends() {
+        // Only part of the frame arrives; the bad byte is already in it.
+        let whole = frame(true, Opcode::Text, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80hello");
+        let partial = &whole[..6 + 13]; // up to and including the 0x90
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        assert!(matches!(rx.feed(partial), Err(Error::InvalidUtf8(_))));
+    }
+
+    #[test]
+    fn text_ending_inside_a_character_fails_1007() {
+        assert!(matches!(error_of(&frame(true, Opcode::Text, b"\xe2\x82")), Error::InvalidUtf8(_)));
+    }
+
+    #[test]
+    fn declared_length_over_limit_fails_1009_before_payload() {
+        let mut rx = Receiver::new(Role::Server, Limits { max_frame_size: 1000, max_message_size: 1500 });
+        let big = [0x82, 0xFE, 0x03, 0xE9, 1, 2, 3, 4]; // 1001 bytes declared, none sent
+        assert!(matches!(rx.feed(&big), Err(Error::TooBig(_))));
+        let mut rx = Receiver::new(Role::Server, Limits { max_frame_size: 1000, max_message_size: 1500 });
+        let mut wire = frame(false, Opcode::Binary, &[0; 1000]);
+        wire.extend(frame(true, Opcode::Continuation, &[0; 501]));
+        let mut used = 0;
+        let result = loop {
+            match rx.feed(&wire[used..]) {
+                Ok((n, _)) => used += n,
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(result, Error::TooBig(why) if why.contains("message")));
+    }
+
+    #[test]
+    fn a_declared_huge_frame_costs_only_what_arrives() {
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        let declared_16_mib = [0x82, 0xFF, 0, 0, 0, 0, 0, 0xFF, 0, 0, 1, 2, 3, 4, 0xAA];
+        assert_eq!(rx.feed(&declared_16_mib).unwrap(), (15, None));
+        assert!(rx.data.capacity() < 1024, "capacity {}", rx.data.capacity());
+    }
+
+    #[test]
+    fn close_frames_are_parsed_and_checked() {
+        let close = frame(true, Opcode::Close, &[0x03, 0xE8]);
+        let frame_ok = CloseFrame { code: CloseCode::NORMAL, reason: String::new() };
+        assert_eq!(run(&close, 1).unwrap(), [Message::Close(Some(frame_ok))]);
+        assert!(matches!(error_of(&frame(true, Opcode::Close, &[0x03])), Error::Protocol(_)));
+    }
+
+    #[test]
+    fn payload_read_straight_into_the_message() {
+        let payload: Vec<u8> = (0..=255).cycle().take(10_000).collect();
+        let wire = frame(true, Opcode::Binary, &payload);
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        let (used, none) = rx.feed(&wire[..8]).unwrap();
+        assert_eq!((used, none), (8, None));
+        let mut source = &wire[8..];
+        let mut result = None;
+        while rx.data_payload_remaining() > 0 {
+            let outcome = rx.read_payload_into(999, |buf| std::io::Read::read(&mut source, buf));
+            result = outcome.unwrap().unwrap();
+        }
+        assert_eq!(result, Some(Message::Binary(payload)));
+    }
+}
