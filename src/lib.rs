@@ -56,4 +56,4 @@ pub use close::{CloseCode, CloseFrame};
 pub use connection::{Options, Reader, ReadyState, WebSocket, Writer};
 pub use error::Error;
 pub use message::{Limits, Message};
-pub use server::{accept, Server, ServerConfig};
+pub use server::{accept, OriginPolicy, Server, ServerConfig, ShutdownHandle};

@@ -11,14 +11,17 @@
 //! [`accept`] does the handshake on one socket, for code that runs its own
 //! accept loop.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::connection::{drain, Options, WebSocket};
+use crate::close::CloseCode;
+use crate::connection::{drain, Options, WebSocket, Writer};
 use crate::error::Error;
 use crate::frame::Parsed;
 use crate::handshake::{check_request, refusal, response_101};
@@ -52,8 +55,58 @@ pub struct ServerConfig {
     pub stack_size: usize,
     /// Settings of each open connection.
     pub options: Options,
+    /// Which browser origins may open a WebSocket (§10.2). Default:
+    /// [`OriginPolicy::SameHost`].
+    pub origins: OriginPolicy,
     /// Optional plain-HTTP handler for requests that are not upgrades.
     pub http: Option<HttpHandler>,
+}
+
+/// Which `Origin` values the server accepts (RFC 6455 §10.2, §4.2.2 step
+/// 4: refuse with 403). Browsers always send `Origin`; other clients
+/// usually do not, and can put anything there, so this protects browsers'
+/// users, not the server (`docs/12-failing.md`, cross-site WebSocket
+/// hijacking).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginPolicy {
+    /// Accept requests without `Origin`, and those whose `Origin` names the
+    /// same host and port as the `Host` header.
+    SameHost,
+    /// Accept requests without `Origin`, and these origins exactly (e.g.
+    /// `http://localhost:8080`).
+    Allow(Vec<String>),
+    /// Accept every origin.
+    Any,
+}
+
+impl OriginPolicy {
+    /// Is a request with these `Origin` and `Host` values acceptable?
+    ///
+    /// ```
+    /// use ws101::server::OriginPolicy;
+    /// let policy = OriginPolicy::SameHost;
+    /// assert!(policy.allows(None, "127.0.0.1:9001"));
+    /// assert!(policy.allows(Some("http://127.0.0.1:9001"), "127.0.0.1:9001"));
+    /// assert!(!policy.allows(Some("https://evil.example"), "127.0.0.1:9001"));
+    /// ```
+    pub fn allows(&self, origin: Option<&str>, host: &str) -> bool {
+        let Some(origin) = origin else {
+            return true;
+        };
+        match self {
+            OriginPolicy::Any => true,
+            OriginPolicy::Allow(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+            OriginPolicy::SameHost => {
+                let authority = match origin.split_once("://") {
+                    Some(("http", rest)) => rest.strip_suffix(":80").unwrap_or(rest),
+                    Some(("https", rest)) => rest.strip_suffix(":443").unwrap_or(rest),
+                    _ => return false, // "null" (a sandboxed page or a file://) and others
+                };
+                let host = host.strip_suffix(":80").unwrap_or(host);
+                authority.eq_ignore_ascii_case(host)
+            }
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -65,6 +118,7 @@ impl Default for ServerConfig {
             max_connections: 1024,
             stack_size: 128 * 1024,
             options: Options::default(),
+            origins: OriginPolicy::SameHost,
             http: None,
         }
     }
@@ -79,6 +133,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_connections", &self.max_connections)
             .field("stack_size", &self.stack_size)
             .field("options", &self.options)
+            .field("origins", &self.origins)
             .field("http", &self.http.is_some())
             .finish()
     }
@@ -89,7 +144,28 @@ impl std::fmt::Debug for ServerConfig {
 pub struct Server {
     listener: TcpListener,
     config: Arc<ServerConfig>,
-    active: Arc<AtomicUsize>,
+    state: Arc<ServerState>,
+}
+
+/// What the accept loop, the connection threads and a [`ShutdownHandle`]
+/// share.
+#[derive(Debug, Default)]
+struct ServerState {
+    stopping: AtomicBool,
+    /// Connection threads alive, with a condition variable to wait for zero.
+    active: Mutex<usize>,
+    all_done: Condvar,
+    /// A writer for each open connection, to tell them all when stopping.
+    open: Mutex<HashMap<u64, Writer>>,
+    next_id: AtomicU64,
+}
+
+/// Stops a running [`Server`] from another thread (see
+/// [`ShutdownHandle::shutdown`]).
+#[derive(Debug, Clone)]
+pub struct ShutdownHandle {
+    state: Arc<ServerState>,
+    addr: SocketAddr,
 }
 
 impl Server {
@@ -104,7 +180,7 @@ impl Server {
         // handshakes on its own and queues the connections (the backlog)
         // until accept() takes them.
         let listener = TcpListener::bind(addr)?;
-        Ok(Server { listener, config: Arc::new(config), active: Arc::new(AtomicUsize::new(0)) })
+        Ok(Server { listener, config: Arc::new(config), state: Arc::default() })
     }
 
     /// The address the server listens on (useful after binding port 0).
@@ -112,10 +188,20 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Accept connections forever, running `handler` on its own thread for
-    /// each one that completes the opening handshake. The handler gets the
-    /// open connection; when it returns, a connection still open is closed
-    /// with 1001 (Going Away).
+    /// A handle that stops this server gracefully from another thread.
+    pub fn shutdown_handle(&self) -> io::Result<ShutdownHandle> {
+        Ok(ShutdownHandle { state: self.state.clone(), addr: self.local_addr()? })
+    }
+
+    /// Connections open right now (handshakes in progress included).
+    pub fn open_connections(&self) -> usize {
+        *self.state.active.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Accept connections until shut down, running `handler` on its own
+    /// thread for each one that completes the opening handshake. The
+    /// handler gets the open connection; a connection it drops while still
+    /// open is closed with 1001 (Going Away).
     pub fn serve<H>(&self, handler: H) -> io::Result<()>
     where
         H: Fn(WebSocket) -> Result<(), Error> + Send + Sync + 'static,
@@ -134,34 +220,43 @@ impl Server {
                     continue;
                 }
             };
-            let count = self.active.fetch_add(1, Ordering::AcqRel) + 1;
-            let guard = ActiveGuard(self.active.clone());
+            if self.state.stopping.load(Ordering::Acquire) {
+                return Ok(());
+            }
+            let (guard, count) = ActiveGuard::enter(&self.state);
             if count > self.config.max_connections {
                 log::warn!("{peer}: refused, {count} connections open (max_connections)");
-                thread::spawn(move || {
+                let refused = thread::Builder::new().stack_size(64 * 1024).spawn(move || {
                     let _guard = guard;
                     refuse(stream, 503, "too many connections, try again later", Duration::from_secs(1));
                 });
+                if let Err(e) = refused {
+                    log::warn!("{peer}: cannot start a thread: {e}");
+                }
                 continue;
             }
             let config = self.config.clone();
             let handler = handler.clone();
+            let state = self.state.clone();
             let spawned =
                 thread::Builder::new().name(format!("ws101 {peer}")).stack_size(config.stack_size).spawn(move || {
                     let _guard = guard;
-                    match accept(stream, &config) {
-                        Ok(ws) => {
-                            log::info!(
-                                "{peer}: open{}",
-                                ws.protocol().map(|p| format!(", subprotocol {p}")).unwrap_or_default()
-                            );
-                            match handler(ws) {
-                                Ok(()) => log::info!("{peer}: closed"),
-                                Err(e) => log::info!("{peer}: closed: {e}"),
-                            }
-                        }
-                        Err(e) => log::info!("{peer}: handshake refused: {e}"),
+                    let ws = match accept(stream, &config) {
+                        Ok(ws) => ws,
+                        Err(e) => return log::info!("{peer}: handshake refused: {e}"),
+                    };
+                    let protocol = ws.protocol().map(|p| format!(", subprotocol {p}")).unwrap_or_default();
+                    log::info!("{peer}: open{protocol}");
+                    let id = state.next_id.fetch_add(1, Ordering::Relaxed);
+                    lock(&state.open).insert(id, ws.writer());
+                    if state.stopping.load(Ordering::Acquire) {
+                        let _ = ws.writer().close(CloseCode::GOING_AWAY, "server shutting down");
                     }
+                    match handler(ws) {
+                        Ok(()) => log::info!("{peer}: closed"),
+                        Err(e) => log::info!("{peer}: closed: {e}"),
+                    }
+                    lock(&state.open).remove(&id);
                 });
             if let Err(e) = spawned {
                 log::warn!("{peer}: cannot start a thread: {e}");
@@ -170,13 +265,61 @@ impl Server {
     }
 }
 
-/// Decrements the count of open connections when the thread ends, even if
-/// the handler panicked.
-struct ActiveGuard(Arc<AtomicUsize>);
+impl ShutdownHandle {
+    /// Stop accepting, send `1001 Going Away` to every open connection, and
+    /// wait up to `timeout` for their threads to end. Returns how many were
+    /// still running when the wait ended (0 when all closed cleanly).
+    pub fn shutdown(&self, timeout: Duration) -> usize {
+        self.state.stopping.store(true, Ordering::Release);
+        // accept() is blocked in the kernel; a connection wakes it up.
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(if wake.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
+        }
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+        let writers: Vec<Writer> = lock(&self.state.open).values().cloned().collect();
+        log::info!("shutting down: closing {} connections", writers.len());
+        for writer in writers {
+            let _ = writer.close(CloseCode::GOING_AWAY, "server shutting down");
+        }
+        let deadline = Instant::now() + timeout;
+        let mut active = lock(&self.state.active);
+        while *active > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            active = self.state.all_done.wait_timeout(active, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        *active
+    }
+}
+
+/// Lock a mutex, ignoring poisoning: the data guarded here (a counter, a
+/// map of writers) stays consistent even if a handler panicked.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Counts a connection thread for as long as it lives, even if the handler
+/// panics.
+struct ActiveGuard(Arc<ServerState>);
+
+impl ActiveGuard {
+    fn enter(state: &Arc<ServerState>) -> (ActiveGuard, usize) {
+        let mut active = lock(&state.active);
+        *active += 1;
+        (ActiveGuard(state.clone()), *active)
+    }
+}
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let mut active = lock(&self.0.active);
+        *active -= 1;
+        if *active == 0 {
+            self.0.all_done.notify_all();
+        }
     }
 }
 
@@ -237,6 +380,15 @@ pub fn accept(mut stream: TcpStream, config: &ServerConfig) -> Result<WebSocket,
         Ok(accepted) => accepted,
         Err(e) => return Err(refuse_with(stream, e, linger)),
     };
+    // RFC 6455 §4.2.2 step 4: "If the server does not wish to accept this
+    // connection, it MUST return an appropriate HTTP error code (e.g., 403
+    // Forbidden) and abort the WebSocket handshake".
+    let origin = request.headers.get("Origin");
+    if !config.origins.allows(origin, request.headers.get("Host").unwrap_or("")) {
+        log::info!("refusing Origin {origin:?} for Host {:?}", request.headers.get("Host"));
+        let e = Error::Handshake { status: 403, reason: "Origin not allowed (RFC 6455 §10.2)" };
+        return Err(refuse_with(stream, e, linger));
+    }
     stream.set_write_timeout(Some(config.handshake_timeout))?;
     stream.write_all(response_101(&accepted).as_bytes())?;
     // RFC 6455 §4.2.2: after the 101, "the server considers the WebSocket
