@@ -191,8 +191,7 @@ fn oversized_head_gets_431() {
 
 #[test]
 fn slowloris_handshakes_time_out_and_others_are_served_meanwhile() {
-    let mut config = ServerConfig::default();
-    config.handshake_timeout = Duration::from_millis(1500);
+    let config = ServerConfig { handshake_timeout: Duration::from_millis(1500), ..ServerConfig::default() };
     let addr = echo_server(config);
     let baseline = round_trip(addr);
     // 200 peers that send half a request head and stall.
