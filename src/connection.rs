@@ -100,7 +100,8 @@ struct Shared {
 #[derive(Debug)]
 struct Out {
     stream: TcpStream,
-    close_sent: bool,
+    /// When our close frame went out, if it has.
+    close_sent: Option<Instant>,
     /// Client only: the masked copy of the frame being sent, reused.
     scratch: Vec<u8>,
     /// Client only: masking keys from the operating system, drawn in bulk.
@@ -128,6 +129,8 @@ pub struct Reader {
     pings_sent: u64,
     close_received: bool,
     close_deadline: Option<Instant>,
+    /// When bytes last arrived, for the keepalive interval.
+    last_heard: Instant,
     timeout_set: Option<Duration>,
 }
 
@@ -155,7 +158,7 @@ impl WebSocket {
         let shared = Arc::new(Shared {
             out: Mutex::new(Out {
                 stream: stream.try_clone()?,
-                close_sent: false,
+                close_sent: None,
                 scratch: Vec::new(),
                 keys: crate::client::KeySource::default(),
             }),
@@ -177,7 +180,8 @@ impl WebSocket {
             pings_sent: 0,
             close_received: false,
             close_deadline: None,
-            timeout_set: Some(Duration::ZERO), // unknown: set on first read
+            last_heard: Instant::now(),
+            timeout_set: None, // unknown: set on the first read
         };
         Ok(WebSocket { reader, writer, url: None })
     }
@@ -304,9 +308,10 @@ impl Writer {
     }
 
     /// Send a message as several frames: the first with `opcode` (text or
-    /// binary), the rest as continuations, the last with FIN (§5.4). Other
-    /// threads' frames wait until all fragments are out, except this
-    /// connection's own control frames.
+    /// binary), the rest as continuations, the last with FIN (§5.4). The
+    /// writer's lock is held for the whole message, so other threads'
+    /// frames, pongs included, wait until all fragments are out (§5.4 allows
+    /// control frames in between; this API does not need them).
     pub fn send_fragmented(&self, opcode: Opcode, fragments: &[&[u8]]) -> Result<(), Error> {
         if !matches!(opcode, Opcode::Text | Opcode::Binary) {
             return Err(Error::Usage("a fragmented message is text or binary (RFC 6455 §5.4)"));
@@ -326,7 +331,7 @@ impl Writer {
     fn send_close(&self, frame: Option<&CloseFrame>) -> Result<(), Error> {
         let payload = encode_close_payload(frame)?;
         let mut out = self.lock()?;
-        if out.close_sent {
+        if out.close_sent.is_some() {
             return Err(Error::Usage("a close frame was already sent (RFC 6455 §5.5.1)"));
         }
         self.write_frame(&mut out, true, Opcode::Close, &payload)
@@ -356,7 +361,7 @@ impl Writer {
         // RFC 6455 §5.5.1: "The application MUST NOT send any more data
         // frames after sending a Close frame." (A pong may still answer a
         // ping that arrived before the peer's close.)
-        if out.close_sent && opcode != Opcode::Pong {
+        if out.close_sent.is_some() && opcode != Opcode::Pong {
             return Err(Error::Usage("nothing but a pong may follow a close frame (RFC 6455 §5.5.1)"));
         }
         let role = self.shared.role;
@@ -394,7 +399,7 @@ impl Writer {
             return Err(Error::Io(e));
         }
         if opcode == Opcode::Close {
-            out.close_sent = true;
+            out.close_sent = Some(Instant::now());
             let _ = self.shared.state.compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire);
         }
         Ok(())
@@ -473,6 +478,7 @@ impl Reader {
                 Err(Error::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                     self.on_timer()?;
                 }
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e @ (Error::Io(_) | Error::ConnectionLost)) => {
                     // RFC 6455 §7.1.5: TCP closed with no close frame: 1006.
                     log::debug!("{:?}: {e}", self.writer.shared.peer);
@@ -503,6 +509,7 @@ impl Reader {
             return Err(Error::ConnectionLost);
         }
         self.end += n;
+        self.last_heard = Instant::now();
         Ok(None)
     }
 
@@ -518,6 +525,7 @@ impl Reader {
         if eof {
             return Err(Error::ConnectionLost);
         }
+        self.last_heard = Instant::now();
         result
     }
 
@@ -590,41 +598,51 @@ impl Reader {
         error
     }
 
-    /// Choose the read timeout for the next read: the nearest of the close
-    /// deadline, the pong deadline and the keepalive interval. The system
-    /// call is skipped when the timeout has not changed.
+    /// Choose the read timeout for the next read: the time left before the
+    /// close deadline or the pong deadline when one is running, else a
+    /// steady tick (the shorter of the keepalive interval and the close
+    /// timeout). The tick is constant, so an idle or busy connection makes
+    /// no extra system call; it also bounds how long a reader blocked before
+    /// another thread sent a close takes to notice it.
     fn arm_timer(&mut self) -> Result<(), Error> {
         let now = Instant::now();
-        if self.close_sent() && self.close_deadline.is_none() {
-            self.close_deadline = Some(now + self.options.close_timeout);
+        if self.close_deadline.is_none() && self.close_sent() {
+            let sent = self.writer.lock().ok().and_then(|out| out.close_sent).unwrap_or(now);
+            self.close_deadline = Some(sent + self.options.close_timeout);
         }
+        let left = |deadline: Instant| deadline.saturating_duration_since(now).max(Duration::from_millis(1));
         let wanted = if let Some(deadline) = self.close_deadline {
-            Some(deadline.saturating_duration_since(now).max(Duration::from_millis(1)))
+            left(deadline)
         } else if let Some((_, sent)) = self.ping {
-            Some((sent + self.options.ping_timeout).saturating_duration_since(now).max(Duration::from_millis(1)))
+            left(sent + self.options.ping_timeout)
         } else {
-            self.options.ping_interval
+            self.options.ping_interval.map_or(self.options.close_timeout, |i| i.min(self.options.close_timeout))
         };
-        if wanted != self.timeout_set {
-            self.stream.set_read_timeout(wanted)?;
-            self.timeout_set = wanted;
+        if Some(wanted) != self.timeout_set {
+            self.stream.set_read_timeout(Some(wanted))?;
+            self.timeout_set = Some(wanted);
         }
         Ok(())
     }
 
-    /// A read timed out: a deadline passed, or it is time for a keepalive ping.
+    /// A read timed out: a deadline passed, or it is time for a keepalive
+    /// ping, or it was just the tick.
     fn on_timer(&mut self) -> Result<(), Error> {
         let now = Instant::now();
-        if self.close_deadline.is_some_and(|d| now >= d) {
-            log::info!("{:?}: no close from the peer within the close timeout", self.writer.shared.peer);
-            let _ = self.stream.shutdown(Shutdown::Both);
-            self.writer.shared.state.store(CLOSED, Ordering::Release);
-            return Err(Error::CloseTimeout);
+        if self.close_sent() || self.close_deadline.is_some() {
+            // Closing: no more pings; the close deadline is all that counts
+            // (arm_timer sets it if another thread sent the close).
+            if self.close_deadline.is_some_and(|d| now >= d) {
+                log::info!("{:?}: no close from the peer within the close timeout", self.writer.shared.peer);
+                let _ = self.stream.shutdown(Shutdown::Both);
+                self.writer.shared.state.store(CLOSED, Ordering::Release);
+                return Err(Error::CloseTimeout);
+            }
+            return Ok(());
         }
-        match self.ping {
-            Some((_, sent)) if now >= sent + self.options.ping_timeout => Err(self.fail(Error::KeepaliveTimeout)),
-            Some(_) => Ok(()),
-            None if self.options.ping_interval.is_some() && self.close_deadline.is_none() => {
+        match (self.ping, self.options.ping_interval) {
+            (Some((_, sent)), _) if now >= sent + self.options.ping_timeout => Err(self.fail(Error::KeepaliveTimeout)),
+            (None, Some(interval)) if now >= self.last_heard + interval => {
                 // Keepalive: the peer has been silent for a whole interval.
                 self.pings_sent += 1;
                 let payload = self.pings_sent.to_be_bytes();
@@ -632,7 +650,7 @@ impl Reader {
                 self.ping = Some((payload, now));
                 Ok(())
             }
-            None => Ok(()),
+            _ => Ok(()),
         }
     }
 }

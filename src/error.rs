@@ -38,8 +38,8 @@ pub enum Error {
     /// (Client) the server's answer to the opening handshake was not a
     /// valid acceptance; the text says what the server sent.
     BadResponse(String),
-    /// No frame, not even a pong, arrived within the keepalive timeout after
-    /// a ping: the peer is presumed dead. Close code 1011 is sent on the
+    /// The pong answering a keepalive ping did not arrive within the
+    /// keepalive timeout: the peer is presumed dead. Close code 1011 is sent on the
     /// wire; the connection is reported closed with 1006 locally.
     KeepaliveTimeout,
     /// The peer did not finish the closing handshake within the close

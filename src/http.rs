@@ -199,14 +199,15 @@ fn split_head(buf: &[u8], limits: HeadLimits) -> Result<Option<(Vec<&str>, usize
         let end = rest.iter().position(|&b| !(b == b'\t' || (b' '..=b'~').contains(&b)));
         let Some(end) = end else {
             return if buf.len() >= limits.max_head_size {
-                Err(HeadError::TooLarge("request head larger than the limit"))
+                Err(HeadError::TooLarge("request head larger than the limit (RFC 6585 §5)"))
             } else {
                 Ok(None)
             };
         };
         match &rest[end..] {
             [b'\r', b'\n', ..] => {}
-            [b'\r'] => return Ok(None),
+            [b'\r'] if buf.len() < limits.max_head_size => return Ok(None),
+            [b'\r'] => return Err(HeadError::TooLarge("request head larger than the limit (RFC 6585 §5)")),
             _ if start == 0 && end == 0 => {
                 return Err(HeadError::Malformed("not an HTTP request: binary data (a TLS ClientHello?)"))
             }
@@ -222,7 +223,7 @@ fn split_head(buf: &[u8], limits: HeadLimits) -> Result<Option<(Vec<&str>, usize
         }
         // One start line plus the fields.
         if lines.len() > limits.max_headers {
-            return Err(HeadError::TooLarge("too many header fields"));
+            return Err(HeadError::TooLarge("too many header fields (RFC 6585 §5)"));
         }
         lines.push(line);
     }

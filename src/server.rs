@@ -247,8 +247,7 @@ impl Server {
                     };
                     let protocol = ws.protocol().map(|p| format!(", subprotocol {p}")).unwrap_or_default();
                     log::info!("{peer}: open{protocol}");
-                    let id = state.next_id.fetch_add(1, Ordering::Relaxed);
-                    lock(&state.open).insert(id, ws.writer());
+                    let _registered = Registered::new(&state, ws.writer());
                     if state.stopping.load(Ordering::Acquire) {
                         let _ = ws.writer().close(CloseCode::GOING_AWAY, "server shutting down");
                     }
@@ -256,7 +255,6 @@ impl Server {
                         Ok(()) => log::info!("{peer}: closed"),
                         Err(e) => log::info!("{peer}: closed: {e}"),
                     }
-                    lock(&state.open).remove(&id);
                 });
             if let Err(e) = spawned {
                 log::warn!("{peer}: cannot start a thread: {e}");
@@ -299,6 +297,27 @@ impl ShutdownHandle {
 /// map of writers) stays consistent even if a handler panicked.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Keeps an open connection's writer in the registry that shutdown uses,
+/// until the thread ends (even if the handler panics).
+struct Registered {
+    state: Arc<ServerState>,
+    id: u64,
+}
+
+impl Registered {
+    fn new(state: &Arc<ServerState>, writer: Writer) -> Registered {
+        let id = state.next_id.fetch_add(1, Ordering::Relaxed);
+        lock(&state.open).insert(id, writer);
+        Registered { state: state.clone(), id }
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        lock(&self.state.open).remove(&self.id);
+    }
 }
 
 /// Counts a connection thread for as long as it lives, even if the handler
@@ -345,6 +364,10 @@ pub fn accept(mut stream: TcpStream, config: &ServerConfig) -> Result<WebSocket,
         }
         // The timeout bounds the whole head, not each read: a peer sending
         // one byte every few seconds (slowloris) is cut off at the deadline.
+        if end == buf.len() {
+            let e = Error::Handshake { status: 431, reason: "request head larger than the limit (RFC 6585 §5)" };
+            return Err(refuse_with(stream, e, linger));
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(refuse_with(
