@@ -3,22 +3,81 @@
 //! `cargo run --example echo_server [ADDR]` (default `127.0.0.1:9001`).
 //! It is also the Autobahn|Testsuite target (`docs/13-conformance.md`).
 //! `RUST_LOG=ws101::wire=trace` shows every frame dissected bit by bit.
+//!
+//! Open `http://127.0.0.1:9001/` in a browser for the demo page
+//! (`examples/pages/echo.html`): it puts the browser's WebSocket API on
+//! screen — `readyState`, every message sent and received, and the close
+//! event's `code`, `reason` and `wasClean`. The page and the WebSocket share
+//! one port and one path: a request with `Upgrade: websocket` opens a
+//! connection, any other request is plain HTTP (RFC 6455 §4.1: the
+//! handshake "is an HTTP Upgrade request"), answered by [`http`].
+//!
+//! `tests/browser.rs` and `tests/peers.rs` include this file as a module and
+//! run [`config`] and [`echo`] against Chromium and Python's `websockets`.
 
-use ws101::{Message, Server};
+use std::sync::Arc;
 
-fn main() -> std::io::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_string());
-    let server = Server::bind(&addr)?;
-    println!("echo server listening on ws://{}/", server.local_addr()?);
-    server.serve(|mut ws| loop {
+use ws101::http::Request;
+use ws101::server::HttpReply;
+use ws101::{CloseFrame, Error, Message, Server, ServerConfig, WebSocket};
+
+/// The demo page, compiled into the binary.
+pub const PAGE: &str = include_str!("pages/echo.html");
+
+/// The server's settings: the defaults (`OriginPolicy::SameHost`, so the
+/// page's own origin is accepted and other sites are refused with 403;
+/// clients that send no `Origin`, such as Autobahn, are accepted), plus the
+/// demo page.
+pub fn config() -> ServerConfig {
+    ServerConfig { http: Some(Arc::new(http)), ..ServerConfig::default() }
+}
+
+/// Answer a plain HTTP request: the page at `/`, 405 for other methods on
+/// it, `None` (→ 404) for every other path.
+///
+/// HEAD is refused along with POST and the rest: the server writes the body
+/// of every reply, and a HEAD response must not have one (RFC 9110 §9.3.2).
+pub fn http(request: &Request) -> Option<HttpReply> {
+    let path = request.target.split('?').next().unwrap_or_default();
+    if path != "/" {
+        return None;
+    }
+    if request.method != "GET" {
+        // RFC 9110 §15.5.6 asks for an `Allow: GET` header here; an
+        // `HttpReply` cannot carry one, so the body says it instead.
+        return Some((405, "text/plain; charset=utf-8", b"405 method not allowed: use GET\n".to_vec()));
+    }
+    Some((200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()))
+}
+
+/// Echo every text and binary message until the peer closes, and return
+/// the peer's close frame (`None`: it carried no code, reported as 1005).
+/// Pings were already answered by `read()`; pongs need nothing.
+pub fn echo(ws: &mut WebSocket) -> Result<Option<CloseFrame>, Error> {
+    loop {
         match ws.read()? {
             Message::Text(text) => ws.send(Message::Text(text))?,
             Message::Binary(data) => ws.send(Message::Binary(data))?,
             // The close handshake is already finished when read() returns it.
-            Message::Close(_) => return Ok(()),
-            // Pings were answered by read(); pongs need nothing.
+            Message::Close(frame) => return Ok(frame),
             Message::Ping(_) | Message::Pong(_) => {}
         }
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_string());
+    let server = Server::bind_with(&addr, config())?;
+    let local = server.local_addr()?;
+    println!("echo server listening on ws://{local}/");
+    println!("demo page: http://{local}/ (devtools: Network → WS → Messages)");
+    server.serve(|mut ws| {
+        let peer = ws.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        match echo(&mut ws)? {
+            Some(frame) => log::info!("{peer}: the peer closed with {} {:?}", frame.code.0, frame.reason),
+            None => log::info!("{peer}: the peer closed without a code (1005)"),
+        }
+        Ok(())
     })
 }

@@ -243,7 +243,9 @@ impl Server {
                     let _guard = guard;
                     let ws = match accept(stream, &config) {
                         Ok(ws) => ws,
-                        Err(e) => return log::info!("{peer}: handshake refused: {e}"),
+                        // A plain HTTP request was answered (and logged) by accept().
+                        Err(Error::Handshake { status: 100..=399, .. }) => return,
+                        Err(e) => return log::info!("{peer}: {e}"),
                     };
                     let protocol = ws.protocol().map(|p| format!(", subprotocol {p}")).unwrap_or_default();
                     log::info!("{peer}: open{protocol}");
@@ -391,10 +393,17 @@ pub fn accept(mut stream: TcpStream, config: &ServerConfig) -> Result<WebSocket,
         if let Some(http) = &config.http {
             let (status, content_type, body) =
                 http(&request).unwrap_or((404, "text/plain; charset=utf-8", b"not found\n".to_vec()));
+            log::info!("{} {} → {status}", request.method, request.target);
             let mut head =
                 format!("HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\n", http::reason_phrase(status));
+            // RFC 9110 §15.5.6: a 405 "MUST generate an Allow header field".
+            if status == 405 {
+                head += "Allow: GET, HEAD\r\n";
+            }
             head += &format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-            let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body));
+            // RFC 9110 §9.3.2: the answer to HEAD is the answer to GET without its body.
+            let body: &[u8] = if request.method == "HEAD" { &[] } else { &body };
+            let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body));
             close_gently(&mut stream, linger);
             return Err(Error::Handshake { status, reason: "plain HTTP request answered" });
         }

@@ -1,0 +1,772 @@
+//! A real browser against the example servers: headless Chromium's own
+//! WebSocket implementation is the peer.
+//!
+//! Chromium is driven over the Chrome DevTools Protocol (CDP), which is JSON
+//! over a WebSocket — so the driver is ws101's own client. Each test opens
+//! the server's page in a tab, runs a script there, and asserts on what the
+//! *page* saw: the echoed text and bytes, the close event, the chat lines.
+//! The server side asserts what its handler saw (the close code 4001).
+//!
+//! Needs `chromium` on the PATH (Debian: `apt-get install -y chromium`), or
+//! `WS101_CHROMIUM=/path/to/chrome`. Without it the tests are skipped with
+//! a notice — unless `CI=true`, where a missing browser fails them.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use ws101::{ClientConfig, CloseCode, CloseFrame, Error, Message, Server, ServerConfig, ShutdownHandle, WebSocket};
+
+#[allow(dead_code)]
+#[path = "../examples/echo_server.rs"]
+mod echo_server;
+
+#[allow(dead_code)]
+#[path = "../examples/chat_server.rs"]
+mod chat_server;
+
+/// UTF-8 of every length: 1 byte (ASCII), 2 (é, ö), 3 (—, 你好), 4 (🦀).
+const TEXT: &str = "héllo wörld — 你好 🦀";
+
+/// The longest any one DevTools connection may live: past it, a watchdog
+/// closes the connection and the waiting test fails instead of hanging.
+const TEST_DEADLINE: Duration = Duration::from_secs(60);
+
+// ---------------------------------------------------------------- the tests
+
+/// The page's script uses the raw API: `new WebSocket`, `send`, `close`.
+const ECHO_SCRIPT: &str = r#"(async () => {
+  const timeout = (what) => new Promise((_, reject) =>
+    setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10000));
+  const ws = new WebSocket(`ws://${location.host}/`);
+  ws.binaryType = 'arraybuffer';
+  const inbox = [];
+  const waiting = [];
+  ws.onmessage = (e) => (waiting.length ? waiting.shift()(e.data) : inbox.push(e.data));
+  const next = (what) => Promise.race([
+    inbox.length ? Promise.resolve(inbox.shift()) : new Promise((resolve) => waiting.push(resolve)),
+    timeout(what),
+  ]);
+  const closed = new Promise((resolve) => {
+    ws.onclose = (e) => resolve({ code: e.code, reason: e.reason, wasClean: e.wasClean });
+  });
+  await Promise.race([
+    new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error('error event')); }),
+    timeout('the open event'),
+  ]);
+  const states = [ws.readyState];
+  ws.send(__TEXT__);
+  const text = await next('the text echo');
+  ws.send(new Uint8Array(256).map((_, i) => i).buffer);
+  const binary = await next('the binary echo');
+  // Over 65535 bytes: the frame needs the 64-bit length (RFC 6455 §5.2).
+  const big = 'é'.repeat(35000) + '🦀'.repeat(1000);
+  ws.send(big);
+  const bigEcho = await next('the large echo');
+  ws.close(4001, 'bye');
+  states.push(ws.readyState);
+  const close = await Promise.race([closed, timeout('the close event')]);
+  states.push(ws.readyState);
+  return {
+    text, textType: typeof text,
+    binaryType: binary.constructor.name, binary: Array.from(new Uint8Array(binary)),
+    bigBytes: new TextEncoder().encode(big).length, bigType: typeof bigEcho, bigEchoed: bigEcho === big,
+    close, states,
+  };
+})()"#;
+
+#[test]
+fn chromium_echo_utf8_binary_large_and_close_4001() {
+    let Some(mut chromium) = Chromium::launch() else { return };
+    let (closes, closed) = mpsc::channel();
+    let server = start(echo_server::config(), move |mut ws| {
+        let _ = closes.send(echo_server::echo(&mut ws)?);
+        Ok(())
+    });
+    let mut tab = chromium.new_tab(None);
+    tab.goto(&server.page_url());
+    let seen = tab.eval(&ECHO_SCRIPT.replace("__TEXT__", &quote(TEXT)));
+
+    assert_eq!(seen.get("textType").str(), Some("string"), "{seen:?}");
+    assert_eq!(seen.get("text").str(), Some(TEXT));
+    assert_eq!(seen.get("binaryType").str(), Some("ArrayBuffer"), "binary must arrive as binary");
+    let bytes: Vec<f64> = seen.get("binary").arr().iter().map(|b| b.num().unwrap()).collect();
+    assert_eq!(bytes, (0..=255).map(f64::from).collect::<Vec<_>>());
+    assert_eq!(seen.get("bigBytes").num(), Some(74_000.0));
+    assert_eq!(seen.get("bigType").str(), Some("string"));
+    assert_eq!(seen.get("bigEchoed").bool(), Some(true), "the 74 000-byte message came back changed");
+    // Browsers report the code of the close frame they *received* (RFC
+    // 6455 §7.1.5): the server's reply, which echoes 4001 (§5.5.1).
+    let close = seen.get("close");
+    assert_eq!(close.get("code").num(), Some(4001.0), "{close:?}");
+    assert_eq!(close.get("wasClean").bool(), Some(true), "{close:?}");
+    // readyState: OPEN, then CLOSING right after close(), CLOSED at the event.
+    let states: Vec<f64> = seen.get("states").arr().iter().map(|s| s.num().unwrap()).collect();
+    assert_eq!(states, [1.0, 2.0, 3.0]);
+
+    let frame = closed.recv_timeout(Duration::from_secs(10)).expect("the server handler saw no close");
+    assert_eq!(frame, Some(CloseFrame { code: CloseCode(4001), reason: "bye".into() }));
+}
+
+/// Clicks the demo page's buttons and reads its log, as a person would.
+const DEMO_SCRIPT: &str = r#"(async () => {
+  const $ = (id) => document.getElementById(id);
+  const logged = (needle) => Promise.race([
+    new Promise((resolve) => {
+      const check = () => $('log').textContent.includes(needle) && (observer.disconnect(), resolve());
+      const observer = new MutationObserver(check);
+      observer.observe($('log'), { childList: true, subtree: true, characterData: true });
+      check();
+    }),
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`"${needle}" never logged`)), 10000)),
+  ]);
+  $('connect').click();
+  await logged('open event');
+  $('text').value = __TEXT__;
+  $('send-text').click();
+  await logged('← received text');
+  $('send-binary').click();
+  await logged('← received binary');
+  $('code').value = '4001';
+  $('reason').value = 'bye';
+  $('disconnect').click();
+  await logged('close event');
+  await logged('3 CLOSED');
+  // Each entry starts with a 14-character time stamp, "15:04:05.123  ".
+  return Array.from($('log').children, (li) => li.textContent.slice(14));
+})()"#;
+
+#[test]
+fn chromium_demo_page_logs_ready_states_messages_and_close() {
+    let Some(mut chromium) = Chromium::launch() else { return };
+    let (closes, closed) = mpsc::channel();
+    let server = start(echo_server::config(), move |mut ws| {
+        let _ = closes.send(echo_server::echo(&mut ws)?);
+        Ok(())
+    });
+    let mut tab = chromium.new_tab(None);
+    tab.goto(&server.page_url());
+    let log = tab.eval(&DEMO_SCRIPT.replace("__TEXT__", &quote(TEXT)));
+    let lines: Vec<&str> = log.arr().iter().map(|line| line.str().unwrap()).collect();
+
+    let hex: Vec<String> = TEXT.bytes().map(|b| format!("{b:02x}")).collect();
+    assert_in_order(
+        &lines,
+        &[
+            &format!("new WebSocket(\"ws://{}/\")", server.addr),
+            "readyState → 0 CONNECTING",
+            "readyState → 1 OPEN",
+            "open event: protocol \"\", extensions \"\"",
+            &format!(
+                "→ sent text, {} UTF-16 units = {} bytes as UTF-8: \"{TEXT}\"",
+                TEXT.encode_utf16().count(),
+                TEXT.len()
+            ),
+            &format!(
+                "← received text, {} UTF-16 units = {} bytes as UTF-8: \"{TEXT}\"",
+                TEXT.encode_utf16().count(),
+                TEXT.len()
+            ),
+            &format!("→ sent binary (ArrayBuffer), {} bytes: {}", TEXT.len(), hex.join(" ")),
+            &format!("← received binary (ArrayBuffer), {} bytes: {}", TEXT.len(), hex.join(" ")),
+            "ws.close(4001, \"bye\")",
+            "readyState → 2 CLOSING",
+            "readyState → 3 CLOSED",
+            "close event: code 4001, reason \"\", wasClean true",
+        ],
+    );
+    let frame = closed.recv_timeout(Duration::from_secs(10)).expect("the server handler saw no close");
+    assert_eq!(frame, Some(CloseFrame { code: CloseCode(4001), reason: "bye".into() }));
+}
+
+/// Defines `until(needle)`, which waits for a chat line containing `needle`
+/// and returns the page's name, and `say(text)`, which types and sends.
+const CHAT_PRELUDE: &str = r#"
+  const $ = (id) => document.getElementById(id);
+  const until = (needle) => Promise.race([
+    new Promise((resolve) => {
+      const check = () =>
+        $('messages').textContent.includes(needle) && (observer.disconnect(), resolve($('me').textContent));
+      const observer = new MutationObserver(check);
+      observer.observe($('messages'), { childList: true, subtree: true, characterData: true });
+      check();
+    }),
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`"${needle}" never shown`)), 10000)),
+  ]);
+  const say = (text) => { $('text').value = text; $('send').click(); };
+"#;
+
+fn chat(tab: &mut Cdp, script: &str) -> Json {
+    tab.eval(&format!("(async () => {{ {CHAT_PRELUDE} {script} }})()"))
+}
+
+#[test]
+fn chromium_chat_two_browser_contexts_see_each_other() {
+    let Some(mut chromium) = Chromium::launch() else { return };
+    let server = start(chat_server::config(), chat_server::handler());
+    // Two browser contexts: two separate cookie jars and caches, as two
+    // people would have.
+    let (one, two) = (chromium.new_context(), chromium.new_context());
+    let mut alice = chromium.new_tab(Some(&one));
+    let mut bob = chromium.new_tab(Some(&two));
+
+    // The welcome line comes once the server has the client in its room.
+    alice.goto(&server.page_url());
+    let a = chat(&mut alice, "return await until('* welcome, you are ');");
+    bob.goto(&server.page_url());
+    let b = chat(&mut bob, "return await until('* welcome, you are ');");
+    let (a, b) = (a.str().unwrap().to_string(), b.str().unwrap().to_string());
+    assert_ne!(a, b);
+    chat(&mut alice, &format!("await until({});", quote(&format!("* {b} joined"))));
+
+    chat(&mut alice, "say('hello from alice ✓');");
+    chat(&mut bob, &format!("await until({});", quote(&format!("{a}: hello from alice ✓"))));
+    chat(&mut bob, "say('hi from bob 🦀');");
+    chat(&mut alice, &format!("await until({});", quote(&format!("{b}: hi from bob 🦀"))));
+
+    // Bob closes his tab. (Navigating away would not do: Chromium keeps
+    // the page, WebSocket open, in its back/forward cache.)
+    chromium.close_tab(bob);
+    let lines = chat(
+        &mut alice,
+        &format!(
+            "await until({}); return Array.from($('messages').children, (li) => li.textContent);",
+            quote(&format!("* {b} left"))
+        ),
+    );
+    let lines: Vec<&str> = lines.arr().iter().map(|line| line.str().unwrap()).collect();
+    assert_eq!(
+        lines,
+        [
+            format!("* welcome, you are {a} (0 others here)"),
+            format!("* {b} joined"),
+            "you: hello from alice ✓".to_string(),
+            format!("{b}: hi from bob 🦀"),
+            format!("* {b} left"),
+        ]
+    );
+}
+
+// ------------------------------------------------------- the test's server
+
+/// A server on `127.0.0.1:0`, shut down when dropped.
+struct Running {
+    addr: SocketAddr,
+    stop: ShutdownHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn start<H>(config: ServerConfig, handler: H) -> Running
+where
+    H: Fn(WebSocket) -> Result<(), Error> + Send + Sync + 'static,
+{
+    let server = Server::bind_with("127.0.0.1:0", config).unwrap();
+    let (addr, stop) = (server.local_addr().unwrap(), server.shutdown_handle().unwrap());
+    let thread = thread::spawn(move || server.serve(handler).unwrap());
+    Running { addr, stop, thread: Some(thread) }
+}
+
+impl Running {
+    fn page_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.shutdown(Duration::from_secs(2));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+// ------------------------------------------------------------- the browser
+
+/// A running Chromium and a DevTools connection to the browser itself.
+struct Chromium {
+    browser: Cdp,
+    /// `127.0.0.1:port` of the DevTools server.
+    devtools: String,
+    _process: Process,
+}
+
+/// The browser process and its profile directory, both gone when dropped.
+struct Process {
+    child: Child,
+    profile: PathBuf,
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        // Ask first: a browser that closes itself takes its helper
+        // processes (renderers, GPU, network) down with it.
+        let _ = self.browser.ws.send(Message::Text(r#"{"id":0,"method":"Browser.close","params":{}}"#.into()));
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // Cleanup, not synchronisation: poll for a bounded time, then kill.
+        for _ in 0..40 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Helpers may still be writing to the profile for a moment.
+        for _ in 0..20 {
+            match std::fs::remove_dir_all(&self.profile) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => thread::sleep(Duration::from_millis(50)),
+                _ => break,
+            }
+        }
+    }
+}
+
+/// Is a missing peer a failure? Yes under CI (`CI=true`, as GitHub Actions,
+/// GitLab and `.ci/run` set it).
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+impl Chromium {
+    /// Start Chromium, or `None` (after a notice) when it is not installed
+    /// and this is not CI.
+    fn launch() -> Option<Chromium> {
+        static PROFILES: AtomicUsize = AtomicUsize::new(0);
+        let program = std::env::var("WS101_CHROMIUM").unwrap_or_else(|_| "chromium".to_string());
+        let profile = std::env::temp_dir().join(format!(
+            "ws101-chromium-{}-{}",
+            std::process::id(),
+            PROFILES.fetch_add(1, Ordering::Relaxed)
+        ));
+        let spawned = Command::new(&program)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+            .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(["--remote-debugging-port=0", "about:blank"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let why = format!("{program} not found (apt-get install -y chromium, or set WS101_CHROMIUM)");
+                assert!(!in_ci(), "{why}; CI=true, so this is a failure, not a skip");
+                // Written to the real stderr: the test harness captures
+                // eprintln! of passing tests.
+                let _ = writeln!(std::io::stderr(), "SKIPPED browser test: {why}");
+                return None;
+            }
+            Err(e) => panic!("cannot start {program}: {e}"),
+        };
+        // Chromium prints "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID"
+        // on stderr. The thread keeps reading to the end so that a full
+        // pipe never blocks the browser; the text explains failures.
+        let stderr = child.stderr.take().unwrap();
+        let process = Process { child, profile };
+        let output = Arc::new(Mutex::new(String::new()));
+        let (found, url) = mpsc::channel();
+        let sink = output.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                    let _ = found.send(url.to_string());
+                }
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let url = url.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
+            panic!("{program} printed no DevTools URL within 30 s; its stderr:\n{}", output.lock().unwrap())
+        });
+        let devtools = url.trim_start_matches("ws://").split('/').next().unwrap().to_string();
+        Some(Chromium { browser: Cdp::connect(&url), devtools, _process: process })
+    }
+
+    /// A new browser context: an incognito-like profile of its own.
+    fn new_context(&mut self) -> String {
+        let reply = self.browser.call("Target.createBrowserContext", "{}");
+        reply.get("browserContextId").str().unwrap().to_string()
+    }
+
+    /// A new tab (in `context`, or the default one) and a DevTools
+    /// connection to it.
+    fn new_tab(&mut self, context: Option<&str>) -> Cdp {
+        let params = match context {
+            Some(id) => format!(r#"{{"url":"about:blank","browserContextId":{}}}"#, quote(id)),
+            None => r#"{"url":"about:blank"}"#.to_string(),
+        };
+        let target = self.browser.call("Target.createTarget", &params);
+        let id = target.get("targetId").str().unwrap();
+        let mut tab = Cdp::connect(&format!("ws://{}/devtools/page/{id}", self.devtools));
+        tab.target = id.to_string();
+        tab
+    }
+
+    /// Close a tab, as its user would.
+    fn close_tab(&mut self, tab: Cdp) {
+        self.browser.call("Target.closeTarget", &format!(r#"{{"targetId":{}}}"#, quote(&tab.target)));
+    }
+}
+
+/// One DevTools connection: numbered commands, their replies, and the
+/// events that arrive in between.
+struct Cdp {
+    ws: WebSocket,
+    /// The tab's target id; empty for the browser's own connection.
+    target: String,
+    next_id: u64,
+    events: VecDeque<Json>,
+    /// Dropping it stops the watchdog.
+    _watchdog: mpsc::Sender<()>,
+}
+
+impl Cdp {
+    fn connect(url: &str) -> Cdp {
+        let mut config = ClientConfig::default();
+        config.options.close_timeout = Duration::from_secs(2);
+        let ws = ws101::connect_with(url, &config).unwrap_or_else(|e| panic!("DevTools connection to {url}: {e}"));
+        // A blocked read() cannot be interrupted, but the other half can
+        // close the connection: the browser answers, read() returns the
+        // close, and the test fails with a message instead of hanging.
+        let (alive, watchdog) = mpsc::channel::<()>();
+        let writer = ws.writer();
+        thread::spawn(move || {
+            if let Err(RecvTimeoutError::Timeout) = watchdog.recv_timeout(TEST_DEADLINE) {
+                let _ = writer.close(CloseCode(4000), "test deadline passed");
+            }
+        });
+        Cdp { ws, target: String::new(), next_id: 0, events: VecDeque::new(), _watchdog: alive }
+    }
+
+    /// Send a command and wait for its reply's `result`.
+    fn call(&mut self, method: &str, params: &str) -> Json {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.ws.send(Message::Text(format!(r#"{{"id":{id},"method":"{method}","params":{params}}}"#))).unwrap();
+        loop {
+            let message = self.next_message();
+            if message.get("id").num() == Some(id as f64) {
+                assert_eq!(message.get("error"), &Json::Null, "{method} failed");
+                return message.get("result").clone();
+            }
+            self.events.push_back(message);
+        }
+    }
+
+    /// Wait for the event `method`.
+    fn wait_event(&mut self, method: &str) -> Json {
+        if let Some(i) = self.events.iter().position(|e| e.get("method").str() == Some(method)) {
+            return self.events.remove(i).unwrap();
+        }
+        loop {
+            let message = self.next_message();
+            if message.get("method").str() == Some(method) {
+                return message;
+            }
+            self.events.push_back(message);
+        }
+    }
+
+    fn next_message(&mut self) -> Json {
+        loop {
+            match self.ws.read() {
+                Ok(Message::Text(text)) => return parse_json(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+                Ok(Message::Close(frame)) => panic!("DevTools connection closed: {frame:?}"),
+                Ok(_) => {}
+                Err(e) => panic!("DevTools connection: {e}"),
+            }
+        }
+    }
+
+    /// Load `url` in this tab and wait for its load event.
+    fn goto(&mut self, url: &str) {
+        self.call("Page.enable", "{}");
+        self.events.clear();
+        let navigated = self.call("Page.navigate", &format!(r#"{{"url":{}}}"#, quote(url)));
+        assert_eq!(navigated.get("errorText"), &Json::Null, "loading {url}");
+        self.wait_event("Page.loadEventFired");
+    }
+
+    /// Run `script` in the page, wait for the promise it returns, and return
+    /// its value (as JSON). A script that throws fails the test.
+    fn eval(&mut self, script: &str) -> Json {
+        let params = format!(r#"{{"expression":{},"awaitPromise":true,"returnByValue":true}}"#, quote(script));
+        let reply = self.call("Runtime.evaluate", &params);
+        let exception = reply.get("exceptionDetails");
+        assert_eq!(
+            exception,
+            &Json::Null,
+            "the page's script failed: {:?}",
+            exception.get("exception").get("description")
+        );
+        reply.get("result").get("value").clone()
+    }
+}
+
+/// Check that each needle appears in `lines`, in this order.
+fn assert_in_order(lines: &[&str], needles: &[&str]) {
+    let mut from = 0;
+    for needle in needles {
+        match lines[from..].iter().position(|line| line.contains(needle)) {
+            Some(i) => from += i + 1,
+            None => panic!("{needle:?} not found (in this order) in the log:\n{}", lines.join("\n")),
+        }
+    }
+}
+
+// -------------------------------------------- JSON, just enough for the CDP
+
+/// A JSON value (RFC 8259). Objects keep their fields in order.
+#[derive(Debug, Clone, PartialEq)]
+enum Json {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(String, Json)>),
+}
+
+static NULL: Json = Json::Null;
+
+impl Json {
+    /// The field `key` of an object; `Null` when absent.
+    fn get(&self, key: &str) -> &Json {
+        match self {
+            Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map_or(&NULL, |(_, v)| v),
+            _ => &NULL,
+        }
+    }
+
+    fn str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn num(&self) -> Option<f64> {
+        match self {
+            Json::Num(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    fn bool(&self) -> Option<bool> {
+        match self {
+            Json::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    fn arr(&self) -> &[Json] {
+        match self {
+            Json::Arr(items) => items,
+            _ => &[],
+        }
+    }
+}
+
+/// A JSON string literal (also a JavaScript one) for `s`.
+fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if u32::from(c) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn parse_json(text: &str) -> Result<Json, String> {
+    let mut parser = JsonParser { text, at: 0 };
+    let value = parser.value()?;
+    parser.skip_space();
+    if parser.at != text.len() {
+        return Err(format!("JSON: trailing bytes at {}", parser.at));
+    }
+    Ok(value)
+}
+
+struct JsonParser<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl JsonParser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn bump(&mut self) -> Option<u8> {
+        let b = self.peek();
+        self.at += 1;
+        b
+    }
+
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Json) -> Result<Json, String> {
+        if !self.text[self.at..].starts_with(word) {
+            return Err(format!("JSON: expected {word} at {}", self.at));
+        }
+        self.at += word.len();
+        Ok(value)
+    }
+
+    fn value(&mut self) -> Result<Json, String> {
+        self.skip_space();
+        match self.peek() {
+            Some(b'{') => {
+                self.at += 1;
+                let mut fields = Vec::new();
+                self.skip_space();
+                if self.peek() == Some(b'}') {
+                    self.at += 1;
+                    return Ok(Json::Obj(fields));
+                }
+                loop {
+                    self.skip_space();
+                    let key = self.string()?;
+                    self.skip_space();
+                    if self.bump() != Some(b':') {
+                        return Err(format!("JSON: expected : at {}", self.at - 1));
+                    }
+                    fields.push((key, self.value()?));
+                    self.skip_space();
+                    match self.bump() {
+                        Some(b',') => {}
+                        Some(b'}') => return Ok(Json::Obj(fields)),
+                        _ => return Err(format!("JSON: expected , or }} at {}", self.at - 1)),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.at += 1;
+                let mut items = Vec::new();
+                self.skip_space();
+                if self.peek() == Some(b']') {
+                    self.at += 1;
+                    return Ok(Json::Arr(items));
+                }
+                loop {
+                    items.push(self.value()?);
+                    self.skip_space();
+                    match self.bump() {
+                        Some(b',') => {}
+                        Some(b']') => return Ok(Json::Arr(items)),
+                        _ => return Err(format!("JSON: expected , or ] at {}", self.at - 1)),
+                    }
+                }
+            }
+            Some(b'"') => Ok(Json::Str(self.string()?)),
+            Some(b't') => self.literal("true", Json::Bool(true)),
+            Some(b'f') => self.literal("false", Json::Bool(false)),
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => {
+                let start = self.at;
+                while matches!(self.peek(), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+                    self.at += 1;
+                }
+                self.text[start..self.at].parse().map(Json::Num).map_err(|e| format!("JSON number: {e}"))
+            }
+            _ => Err(format!("JSON: unexpected byte at {}", self.at)),
+        }
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        if self.bump() != Some(b'"') {
+            return Err(format!("JSON: expected a string at {}", self.at - 1));
+        }
+        let mut out = String::new();
+        loop {
+            // Copy the run up to the next quote or backslash: both ASCII,
+            // so the slice ends on a character boundary.
+            let start = self.at;
+            while self.peek().is_some_and(|b| b != b'"' && b != b'\\') {
+                self.at += 1;
+            }
+            out.push_str(&self.text[start..self.at]);
+            match self.bump() {
+                Some(b'"') => return Ok(out),
+                Some(b'\\') => {}
+                _ => return Err("JSON: unterminated string".into()),
+            }
+            let escaped = match self.bump() {
+                Some(b'"') => '"',
+                Some(b'\\') => '\\',
+                Some(b'/') => '/',
+                Some(b'b') => '\u{8}',
+                Some(b'f') => '\u{c}',
+                Some(b'n') => '\n',
+                Some(b'r') => '\r',
+                Some(b't') => '\t',
+                Some(b'u') => {
+                    let unit = self.hex4()?;
+                    // Outside the BMP: a UTF-16 surrogate pair, \uD83E\uDD80.
+                    let code = if (0xD800..0xDC00).contains(&unit) {
+                        if self.bump() != Some(b'\\') || self.bump() != Some(b'u') {
+                            return Err("JSON: lone high surrogate".into());
+                        }
+                        let low = self.hex4()?;
+                        if !(0xDC00..0xE000).contains(&low) {
+                            return Err("JSON: bad low surrogate".into());
+                        }
+                        0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                    } else {
+                        unit
+                    };
+                    char::from_u32(code).ok_or("JSON: lone surrogate")?
+                }
+                _ => return Err(format!("JSON: bad escape at {}", self.at - 1)),
+            };
+            out.push(escaped);
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let digits = self.text.get(self.at..self.at + 4).ok_or("JSON: short \\u escape")?;
+        self.at += 4;
+        u32::from_str_radix(digits, 16).map_err(|e| format!("JSON \\u escape: {e}"))
+    }
+}
+
+#[test]
+fn json_parser_reads_what_devtools_sends() {
+    let parsed =
+        parse_json(r#" {"id":3,"result":{"v":[1,-2.5e1,true,null,"a\"\u00e9\ud83e\udd80é"]},"e":{}} "#).unwrap();
+    assert_eq!(parsed.get("id").num(), Some(3.0));
+    let v = parsed.get("result").get("v").arr();
+    assert_eq!(v[1].num(), Some(-25.0));
+    assert_eq!(v[2].bool(), Some(true));
+    assert_eq!(v[3], Json::Null);
+    assert_eq!(v[4].str(), Some("a\"é🦀é"));
+    assert_eq!(parsed.get("e"), &Json::Obj(vec![]));
+    assert_eq!(parse_json(&quote("tab\t\"q\" \\ 🦀")).unwrap().str(), Some("tab\t\"q\" \\ 🦀"));
+    assert!(parse_json("{\"a\":1,}").is_err());
+    assert!(parse_json("\"\\ud83e\"").is_err());
+}
