@@ -75,15 +75,16 @@ pub fn config() -> ServerConfig {
     config
 }
 
-/// Answer a plain HTTP request: the page at `GET /`, 405 for other methods
-/// there (HEAD included: the server would send a body), `None` (→ 404) for
-/// other paths.
+/// Answer a plain HTTP request: the page at `/` for GET and HEAD (the
+/// server leaves out the body for HEAD, RFC 9110 §9.3.2), 405 for other
+/// methods on it (the server adds `Allow: GET, HEAD`), `None` (→ 404) for
+/// every other path.
 pub fn http(request: &Request) -> Option<HttpReply> {
     let path = request.target.split('?').next().unwrap_or_default();
     if path != "/" {
         return None;
     }
-    if request.method != "GET" {
+    if request.method != "GET" && request.method != "HEAD" {
         return Some((405, "text/plain; charset=utf-8", b"405 method not allowed: use GET\n".to_vec()));
     }
     Some((200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()))

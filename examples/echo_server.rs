@@ -32,19 +32,16 @@ pub fn config() -> ServerConfig {
     ServerConfig { http: Some(Arc::new(http)), ..ServerConfig::default() }
 }
 
-/// Answer a plain HTTP request: the page at `/`, 405 for other methods on
-/// it, `None` (→ 404) for every other path.
-///
-/// HEAD is refused along with POST and the rest: the server writes the body
-/// of every reply, and a HEAD response must not have one (RFC 9110 §9.3.2).
+/// Answer a plain HTTP request: the page at `/` for GET and HEAD (the
+/// server leaves out the body for HEAD, RFC 9110 §9.3.2), 405 for other
+/// methods on it (the server adds `Allow: GET, HEAD`), `None` (→ 404) for
+/// every other path.
 pub fn http(request: &Request) -> Option<HttpReply> {
     let path = request.target.split('?').next().unwrap_or_default();
     if path != "/" {
         return None;
     }
-    if request.method != "GET" {
-        // RFC 9110 §15.5.6 asks for an `Allow: GET` header here; an
-        // `HttpReply` cannot carry one, so the body says it instead.
+    if request.method != "GET" && request.method != "HEAD" {
         return Some((405, "text/plain; charset=utf-8", b"405 method not allowed: use GET\n".to_vec()));
     }
     Some((200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()))

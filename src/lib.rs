@@ -57,3 +57,48 @@ pub use connection::{Options, Reader, ReadyState, WebSocket, Writer};
 pub use error::Error;
 pub use message::{Limits, Message};
 pub use server::{accept, OriginPolicy, Server, ServerConfig, ShutdownHandle};
+
+// The book's chapters and the README, compiled and run as doctests
+// (docs/README.md, "Conventions").
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct Readme;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/01-overview.md")]
+pub struct Chapter01;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/02-tcp-accept.md")]
+pub struct Chapter02;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/03-byte-stream.md")]
+pub struct Chapter03;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/04-handshake.md")]
+pub struct Chapter04;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/05-frames.md")]
+pub struct Chapter05;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/06-masking.md")]
+pub struct Chapter06;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/07-messages.md")]
+pub struct Chapter07;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/08-ping-pong.md")]
+pub struct Chapter08;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/09-closing.md")]
+pub struct Chapter09;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/10-tcp-teardown.md")]
+pub struct Chapter10;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/11-threads.md")]
+pub struct Chapter11;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/12-failing.md")]
+pub struct Chapter12;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/13-conformance.md")]
+pub struct Chapter13;
