@@ -199,7 +199,10 @@ pub fn connect_with(url: &str, config: &ClientConfig) -> Result<WebSocket, Error
         }
     };
     let protocol = check_response(&response, &key, &config.subprotocols)?;
-    let mut ws = WebSocket::from_handshake(stream, Role::Client, (buf, used, end), protocol, config.options.clone())?;
+    stream.set_write_timeout(config.options.write_timeout)?;
+    let peer = stream.peer_addr().ok();
+    let mut ws =
+        WebSocket::from_handshake(stream, Role::Client, (buf, used, end), protocol, peer, config.options.clone());
     ws.set_url(url);
     Ok(ws)
 }

@@ -86,9 +86,11 @@ const DIRECT_READ_MIN: u64 = 4096;
 /// The most a direct read asks for at once.
 const DIRECT_READ_MAX: usize = 256 * 1024;
 
-/// What both halves share.
+/// What both halves share. One socket serves both: `&TcpStream` can read
+/// and write, so the reader reads it directly and writers take the mutex.
 #[derive(Debug)]
 struct Shared {
+    stream: TcpStream,
     out: Mutex<Out>,
     state: AtomicU8,
     role: Role,
@@ -99,7 +101,6 @@ struct Shared {
 /// The write side, behind the mutex.
 #[derive(Debug)]
 struct Out {
-    stream: TcpStream,
     /// When our close frame went out, if it has.
     close_sent: Option<Instant>,
     /// Client only: the masked copy of the frame being sent, reused.
@@ -117,7 +118,6 @@ pub struct Writer {
 /// The receiving half: one per connection, on one thread.
 #[derive(Debug)]
 pub struct Reader {
-    stream: TcpStream,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -152,24 +152,19 @@ impl WebSocket {
         role: Role,
         (buf, start, end): (Vec<u8>, usize, usize),
         protocol: Option<String>,
+        peer: Option<SocketAddr>,
         options: Options,
-    ) -> io::Result<WebSocket> {
-        stream.set_write_timeout(options.write_timeout)?;
+    ) -> WebSocket {
         let shared = Arc::new(Shared {
-            out: Mutex::new(Out {
-                stream: stream.try_clone()?,
-                close_sent: None,
-                scratch: Vec::new(),
-                keys: crate::client::KeySource::default(),
-            }),
+            stream,
+            out: Mutex::new(Out { close_sent: None, scratch: Vec::new(), keys: crate::client::KeySource::default() }),
             state: AtomicU8::new(OPEN),
             role,
             protocol,
-            peer: stream.peer_addr().ok(),
+            peer,
         });
         let writer = Writer { shared };
         let reader = Reader {
-            stream,
             buf,
             start,
             end,
@@ -183,7 +178,7 @@ impl WebSocket {
             last_heard: Instant::now(),
             timeout_set: None, // unknown: set on the first read
         };
-        Ok(WebSocket { reader, writer, url: None })
+        WebSocket { reader, writer, url: None }
     }
 
     /// The next message. Pings are answered before they are returned; a
@@ -377,16 +372,16 @@ impl Writer {
         let n = encode_header(&header, &mut head);
         trace::frame_sent(&head[..n], &header, payload);
         let result = match mask {
-            None => write_all_vectored(&mut out.stream, &mut [IoSlice::new(&head[..n]), IoSlice::new(payload)]),
+            None => write_all_vectored(&self.shared.stream, &mut [IoSlice::new(&head[..n]), IoSlice::new(payload)]),
             Some(key) => {
                 // The caller's bytes are borrowed, so the masked payload is a
                 // copy; its buffer is reused from frame to frame.
-                let Out { stream, scratch, .. } = out;
+                let scratch = &mut out.scratch;
                 scratch.clear();
                 scratch.extend_from_slice(&head[..n]);
                 scratch.extend_from_slice(payload);
                 apply_mask(&mut scratch[n..], key, 0);
-                let result = stream.write_all(scratch);
+                let result = (&self.shared.stream).write_all(scratch);
                 if scratch.capacity() > 64 * 1024 {
                     *scratch = Vec::new();
                 }
@@ -395,7 +390,7 @@ impl Writer {
         };
         if let Err(e) = result {
             self.shared.state.store(CLOSED, Ordering::Release);
-            let _ = out.stream.shutdown(Shutdown::Both);
+            let _ = self.shared.stream.shutdown(Shutdown::Both);
             return Err(Error::Io(e));
         }
         if opcode == Opcode::Close {
@@ -410,23 +405,37 @@ impl Writer {
 /// unread bytes do not turn our close into a reset (RST): closing a socket
 /// with unread input makes the kernel abort the connection, which can
 /// destroy what we sent before the peer reads it (`docs/10-tcp-teardown.md`).
-pub(crate) fn drain(stream: &mut TcpStream, timeout: Duration) {
+///
+/// `timeout_set` is the read timeout the socket has now, if known: when it
+/// already equals `timeout`, the first read needs no system call to set it.
+pub(crate) fn drain(mut stream: &TcpStream, timeout: Duration, timeout_set: Option<Duration>) {
     let deadline = Instant::now() + timeout;
     let mut sink = [0u8; 1024];
+    let mut set = timeout_set;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+        if left.is_zero() {
             return;
         }
+        // Re-arm only when the timeout would overshoot the deadline by more
+        // than a little.
+        if set.is_none_or(|t| t > left + Duration::from_millis(50)) {
+            if stream.set_read_timeout(Some(left)).is_err() {
+                return;
+            }
+            set = Some(left);
+        }
         match stream.read(&mut sink) {
-            Ok(0) | Err(_) => return,
+            Ok(0) => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
             Ok(_) => {}
         }
     }
 }
 
 /// `write_all` for a list of buffers: `writev` until every byte is out.
-fn write_all_vectored(stream: &mut TcpStream, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+fn write_all_vectored(mut stream: &TcpStream, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
     IoSlice::advance_slices(&mut bufs, 0);
     while !bufs.is_empty() {
         match stream.write_vectored(bufs) {
@@ -483,7 +492,7 @@ impl Reader {
                     // RFC 6455 §7.1.5: TCP closed with no close frame: 1006.
                     log::debug!("{:?}: {e}", self.writer.shared.peer);
                     self.writer.shared.state.store(CLOSED, Ordering::Release);
-                    let _ = self.stream.shutdown(Shutdown::Both);
+                    let _ = self.writer.shared.stream.shutdown(Shutdown::Both);
                     return Err(e);
                 }
                 Err(e) => return Err(self.fail(e)),
@@ -504,7 +513,7 @@ impl Reader {
             self.buf.copy_within(self.start..self.end, 0);
             (self.start, self.end) = (0, self.end - self.start);
         }
-        let n = self.stream.read(&mut self.buf[self.end..])?;
+        let n = (&self.writer.shared.stream).read(&mut self.buf[self.end..])?;
         if n == 0 {
             return Err(Error::ConnectionLost);
         }
@@ -515,7 +524,7 @@ impl Reader {
 
     /// Read a large payload straight into the message being assembled.
     fn read_payload_directly(&mut self) -> Result<Option<Message>, Error> {
-        let stream = &mut self.stream;
+        let mut stream = &self.writer.shared.stream;
         let mut eof = false;
         let result = self.receiver.read_payload_into(DIRECT_READ_MAX, |buf| {
             let n = stream.read(buf)?;
@@ -569,17 +578,20 @@ impl Reader {
     /// half-closes now and waits for the client's FIN; the client waits for
     /// the server's FIN first. Either way a bounded wait.
     fn finish_close(&mut self) {
-        if self.writer.shared.role == Role::Server {
-            let _ = self.stream.shutdown(Shutdown::Write);
+        let server = self.writer.shared.role == Role::Server;
+        if server {
+            let _ = self.writer.shared.stream.shutdown(Shutdown::Write);
         }
         self.drain();
-        let _ = self.stream.shutdown(Shutdown::Both);
+        if !server {
+            let _ = self.writer.shared.stream.shutdown(Shutdown::Write);
+        }
         self.writer.shared.state.store(CLOSED, Ordering::Release);
     }
 
     /// Read and discard until the peer's FIN or the close timeout.
     fn drain(&mut self) {
-        drain(&mut self.stream, self.options.close_timeout);
+        drain(&self.writer.shared.stream, self.options.close_timeout, self.timeout_set);
     }
 
     /// §7.1.7 Fail the WebSocket Connection: send a close frame with the
@@ -591,9 +603,8 @@ impl Reader {
         if let Reply::Close(code) = error.reply() {
             let _ = self.writer.send_close(Some(&CloseFrame { code, reason: String::new() }));
         }
-        let _ = self.stream.shutdown(Shutdown::Write);
+        let _ = self.writer.shared.stream.shutdown(Shutdown::Write);
         self.drain();
-        let _ = self.stream.shutdown(Shutdown::Both);
         self.writer.shared.state.store(CLOSED, Ordering::Release);
         error
     }
@@ -619,7 +630,7 @@ impl Reader {
             self.options.ping_interval.map_or(self.options.close_timeout, |i| i.min(self.options.close_timeout))
         };
         if Some(wanted) != self.timeout_set {
-            self.stream.set_read_timeout(Some(wanted))?;
+            self.writer.shared.stream.set_read_timeout(Some(wanted))?;
             self.timeout_set = Some(wanted);
         }
         Ok(())
@@ -634,7 +645,7 @@ impl Reader {
             // (arm_timer sets it if another thread sent the close).
             if self.close_deadline.is_some_and(|d| now >= d) {
                 log::info!("{:?}: no close from the peer within the close timeout", self.writer.shared.peer);
-                let _ = self.stream.shutdown(Shutdown::Both);
+                let _ = self.writer.shared.stream.shutdown(Shutdown::Both);
                 self.writer.shared.state.store(CLOSED, Ordering::Release);
                 return Err(Error::CloseTimeout);
             }
@@ -657,13 +668,17 @@ impl Reader {
 
 impl Drop for Reader {
     /// A connection dropped while open is closed with 1001 Going Away (best
-    /// effort) so the peer is told, rather than seeing TCP vanish.
+    /// effort) so the peer is told, rather than seeing TCP vanish; one
+    /// dropped in the middle of its closing handshake finishes it (bounded
+    /// by the close timeout).
     fn drop(&mut self) {
-        if self.writer.shared.state.load(Ordering::Acquire) == OPEN {
-            let _ = self.writer.close(CloseCode::GOING_AWAY, "");
-            self.finish_close();
+        match self.writer.shared.state.load(Ordering::Acquire) {
+            OPEN => {
+                let _ = self.writer.close(CloseCode::GOING_AWAY, "");
+                self.finish_close();
+            }
+            CLOSING => self.finish_close(),
+            _ => {}
         }
-        self.writer.shared.state.store(CLOSED, Ordering::Release);
-        let _ = self.stream.shutdown(Shutdown::Both);
     }
 }

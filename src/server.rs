@@ -241,7 +241,7 @@ impl Server {
             let spawned =
                 thread::Builder::new().name(format!("ws101 {peer}")).stack_size(config.stack_size).spawn(move || {
                     let _guard = guard;
-                    let ws = match accept(stream, &config) {
+                    let ws = match accept_from(stream, Some(peer), &config) {
                         Ok(ws) => ws,
                         // A plain HTTP request was answered (and logged) by accept().
                         Err(Error::Handshake { status: 100..=399, .. }) => return,
@@ -350,7 +350,13 @@ impl Drop for ActiveGuard {
 /// longer than `handshake_timeout`), checks it (§4.2.1), and answers 101 or
 /// an HTTP error that names the broken rule. Plain HTTP requests go to
 /// `config.http`. On success the returned connection is OPEN.
-pub fn accept(mut stream: TcpStream, config: &ServerConfig) -> Result<WebSocket, Error> {
+pub fn accept(stream: TcpStream, config: &ServerConfig) -> Result<WebSocket, Error> {
+    let peer = stream.peer_addr().ok();
+    accept_from(stream, peer, config)
+}
+
+/// [`accept`] when the peer's address is already known (from `accept()`).
+fn accept_from(mut stream: TcpStream, peer: Option<SocketAddr>, config: &ServerConfig) -> Result<WebSocket, Error> {
     // Frames are written whole (one system call each), so Nagle's algorithm
     // would only delay small frames waiting for an ACK: turn it off.
     stream.set_nodelay(true)?;
@@ -421,12 +427,13 @@ pub fn accept(mut stream: TcpStream, config: &ServerConfig) -> Result<WebSocket,
         let e = Error::Handshake { status: 403, reason: "Origin not allowed (RFC 6455 §10.2)" };
         return Err(refuse_with(stream, e, linger));
     }
-    stream.set_write_timeout(Some(config.handshake_timeout))?;
+    stream.set_write_timeout(config.options.write_timeout)?;
     stream.write_all(response_101(&accepted).as_bytes())?;
     // RFC 6455 §4.2.2: after the 101, "the server considers the WebSocket
     // connection to be established and that the WebSocket connection is in
     // the OPEN state". Bytes after the head are the first frames.
-    Ok(WebSocket::from_handshake(stream, Role::Server, (buf, used, end), accepted.protocol, config.options.clone())?)
+    let options = config.options.clone();
+    Ok(WebSocket::from_handshake(stream, Role::Server, (buf, used, end), accepted.protocol, peer, options))
 }
 
 /// Answer a refused handshake with its HTTP status, then close.
@@ -446,5 +453,5 @@ fn refuse(mut stream: TcpStream, status: u16, reason: &str, linger: Duration) {
 /// Half-close, then wait (bounded) for the peer's FIN.
 fn close_gently(stream: &mut TcpStream, linger: Duration) {
     let _ = stream.shutdown(Shutdown::Write);
-    drain(stream, linger);
+    drain(stream, linger, None);
 }
