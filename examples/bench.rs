@@ -26,7 +26,8 @@
 //!
 //! Options: `--quick` (one short round, under a minute), `--rounds N`,
 //! `--secs S` (measured seconds per run), `--scenarios 1,2,7`,
-//! `--kinds ws101,tungstenite,tcp`, `--no-pin`, `--no-wait` (do not wait
+//! `--kinds ws101,tungstenite,tcp`, `--idle N` (connections held in
+//! scenario 6, default 1000), `--no-pin`, `--no-wait` (do not wait
 //! for the rest of the machine to go quiet before each run; the "others'
 //! CPUs" column shows what else ran during the measured window).
 #![allow(clippy::unwrap_used)]
@@ -988,7 +989,9 @@ fn main() -> io::Result<()> {
         None => Kind::ALL.to_vec(),
     };
     // Each idle connection costs one descriptor here and one in the server.
-    let idle_conns = open_file_limit().map_or(1000, |limit| 1000.min(limit.saturating_sub(64)));
+    // `--idle N` holds N connections (default 1000; 10000 for the scale figure).
+    let wanted: usize = value("--idle").and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let idle_conns = open_file_limit().map_or(wanted, |limit| wanted.min(limit.saturating_sub(64)));
 
     println!(
         "ws101 bench: {rounds} round(s), {:.2} s warm-up + {:.2} s measured per run, {} CPUs, \

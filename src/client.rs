@@ -26,6 +26,7 @@ use crate::frame::Parsed;
 use crate::handshake::{check_response, client_request};
 use crate::http::{parse_response, HeadLimits};
 use crate::message::Role;
+use crate::trace;
 
 /// Client settings.
 #[derive(Debug, Clone)]
@@ -170,6 +171,7 @@ pub fn connect_with(url: &str, config: &ClientConfig) -> Result<WebSocket, Error
     let key = base64::engine::general_purpose::STANDARD.encode(nonce);
     let request = client_request(&parsed.host_header(), &parsed.resource, &key, &config.subprotocols, &config.headers);
     stream.set_write_timeout(Some(config.open_timeout))?;
+    trace::handshake(">>", "request (RFC 6455 §4.1)", request.as_bytes());
     stream.write_all(request.as_bytes())?;
 
     // RFC 6455 §4.1: "the client MUST wait for a response from the server
@@ -198,6 +200,10 @@ pub fn connect_with(url: &str, config: &ClientConfig) -> Result<WebSocket, Error
             Err(e) => return Err(Error::Io(e)),
         }
     };
+    trace::handshake("<<", "response (RFC 6455 §4.1, §4.2.2)", &buf[..used]);
+    if let Some(accept) = response.headers.get("Sec-WebSocket-Accept") {
+        trace::accept_key(&key, accept);
+    }
     let protocol = check_response(&response, &key, &config.subprotocols)?;
     stream.set_write_timeout(config.options.write_timeout)?;
     let peer = stream.peer_addr().ok();

@@ -164,11 +164,15 @@ impl WebSocket {
             peer,
         });
         let writer = Writer { shared };
+        let mut receiver = Receiver::new(role, options.limits);
+        if trace::enabled() {
+            receiver.observe(trace::RECEIVED);
+        }
         let reader = Reader {
             buf,
             start,
             end,
-            receiver: Receiver::new(role, options.limits),
+            receiver,
             writer: writer.clone(),
             options,
             ping: None,
@@ -231,6 +235,12 @@ impl WebSocket {
     /// `protocol`).
     pub fn protocol(&self) -> Option<&str> {
         self.writer.protocol()
+    }
+
+    /// Always empty: no extension is implemented (the browser API's
+    /// `extensions`).
+    pub fn extensions(&self) -> &str {
+        self.writer.extensions()
     }
 
     /// The peer's address.

@@ -18,7 +18,6 @@ use crate::close::{parse_close_payload, CloseFrame};
 use crate::error::Error;
 use crate::frame::{parse_header, FrameHeader, Opcode, Parsed};
 use crate::mask::apply_mask;
-use crate::trace;
 use crate::utf8::Utf8Validator;
 
 /// Which end of the connection this is. It decides the masking rule.
@@ -63,6 +62,16 @@ impl Default for Limits {
     }
 }
 
+/// Functions the shell may plug in to watch frames go by: the wire trace
+/// (`src/trace.rs`) uses them. The receiver itself logs nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Observer {
+    /// Called with a header's bytes and value as soon as it is parsed.
+    pub header: fn(&[u8], &FrameHeader),
+    /// Called with a frame's whole payload, unmasked, when it is complete.
+    pub payload: fn(&FrameHeader, &[u8]),
+}
+
 /// The frame whose payload is being received.
 #[derive(Debug, Clone, Copy)]
 struct InFrame {
@@ -82,6 +91,7 @@ pub struct Receiver {
     data: Vec<u8>,
     utf8: Utf8Validator,
     control: Vec<u8>,
+    observer: Option<Observer>,
 }
 
 impl Receiver {
@@ -95,7 +105,13 @@ impl Receiver {
             data: Vec::new(),
             utf8: Utf8Validator::new(),
             control: Vec::new(),
+            observer: None,
         }
+    }
+
+    /// Have `observer` called for every frame from now on.
+    pub fn observe(&mut self, observer: Observer) {
+        self.observer = Some(observer);
     }
 
     /// Consume bytes from the start of `input`.
@@ -121,7 +137,9 @@ impl Receiver {
                 None => match parse_header(&input[used..])? {
                     Parsed::Incomplete => return Ok((used, None)),
                     Parsed::Complete(header, n) => {
-                        trace::frame_received(&input[used..used + n], &header);
+                        if let Some(observer) = self.observer {
+                            (observer.header)(&input[used..used + n], &header);
+                        }
                         used += n;
                         self.start_frame(header)?
                     }
@@ -240,10 +258,11 @@ impl Receiver {
         }
         let header = frame.header;
         self.frame = None;
-        trace::payload_received(
-            &header,
-            if control { &self.control } else { &self.data[self.data.len() - header.payload_len as usize..] },
-        );
+        if let Some(observer) = self.observer {
+            let payload =
+                if control { &self.control[..] } else { &self.data[self.data.len() - header.payload_len as usize..] };
+            (observer.payload)(&header, payload);
+        }
         if control {
             let payload = std::mem::take(&mut self.control);
             return match header.opcode {

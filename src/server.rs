@@ -27,6 +27,7 @@ use crate::frame::Parsed;
 use crate::handshake::{check_request, refusal, response_101};
 use crate::http::{self, parse_request, HeadLimits, Request};
 use crate::message::Role;
+use crate::trace;
 
 /// An application's answer to a plain HTTP request (one that is not a
 /// WebSocket upgrade): status, content type, body.
@@ -394,6 +395,7 @@ fn accept_from(mut stream: TcpStream, peer: Option<SocketAddr>, config: &ServerC
         }
     };
     log::debug!("request: {} {}", request.method, request.target);
+    trace::handshake("<<", "request (RFC 6455 §4.1, §4.2.1)", &buf[..used]);
 
     if !crate::handshake::is_upgrade_request(&request) {
         if let Some(http) = &config.http {
@@ -428,7 +430,12 @@ fn accept_from(mut stream: TcpStream, peer: Option<SocketAddr>, config: &ServerC
         return Err(refuse_with(stream, e, linger));
     }
     stream.set_write_timeout(config.options.write_timeout)?;
-    stream.write_all(response_101(&accepted).as_bytes())?;
+    if let Some(key) = request.headers.get("Sec-WebSocket-Key") {
+        trace::accept_key(key, &accepted.accept);
+    }
+    let response = response_101(&accepted);
+    trace::handshake(">>", "response (RFC 6455 §4.2.2)", response.as_bytes());
+    stream.write_all(response.as_bytes())?;
     // RFC 6455 §4.2.2: after the 101, "the server considers the WebSocket
     // connection to be established and that the WebSocket connection is in
     // the OPEN state". Bytes after the head are the first frames.
@@ -446,7 +453,9 @@ fn refuse_with(stream: TcpStream, error: Error, linger: Duration) -> Error {
 
 fn refuse(mut stream: TcpStream, status: u16, reason: &str, linger: Duration) {
     let _ = stream.set_write_timeout(Some(linger));
-    let _ = stream.write_all(refusal(status, reason).as_bytes());
+    let response = refusal(status, reason);
+    trace::handshake(">>", "refusal (RFC 6455 §4.2.1, §4.2.2)", response.as_bytes());
+    let _ = stream.write_all(response.as_bytes());
     close_gently(&mut stream, linger);
 }
 

@@ -3,8 +3,10 @@
 //! RFC 6455 §5.2 (the header bits), §5.3 (the masking key). Chapter:
 //! `docs/05-frames.md` ("Watching it happen").
 //!
-//! With `RUST_LOG=ws101::wire=trace`, every frame received or sent is
-//! logged bit by bit, the way the §5.2 diagram draws it:
+//! With `RUST_LOG=ws101::wire=trace` (or `RUST_LOG=ws101=trace`), the
+//! opening handshake is logged line by line with the accept-key
+//! computation, and every frame received or sent bit by bit, the way the
+//! §5.2 diagram draws it:
 //!
 //! ```text
 //! << 81 85 37 fa 21 3d  frame header (RFC 6455 §5.2)
@@ -14,10 +16,14 @@
 //! << payload: 5 bytes, unmasked: "Hello"
 //! ```
 //!
-//! Formatting happens only when that log target is enabled, so the cost is
-//! one check per frame otherwise.
+//! The shell (`src/connection.rs`, `src/server.rs`, `src/client.rs`) calls
+//! these functions with values the pure core returns; the core logs
+//! nothing. Formatting happens only when the log target is enabled, so the
+//! cost is one check per frame otherwise.
 
 use crate::frame::{FrameHeader, LEN_16, LEN_64, LEN_MASK};
+use crate::handshake::WEBSOCKET_GUID;
+use crate::message::Observer;
 
 /// The log target of the wire trace.
 pub const TARGET: &str = "ws101::wire";
@@ -25,8 +31,37 @@ pub const TARGET: &str = "ws101::wire";
 /// How many payload bytes the trace shows.
 const PREVIEW: usize = 64;
 
-fn enabled() -> bool {
+/// Is the wire trace on?
+pub fn enabled() -> bool {
     log::log_enabled!(target: TARGET, log::Level::Trace)
+}
+
+/// The functions a [`Receiver`](crate::message::Receiver) calls to trace
+/// received frames.
+pub const RECEIVED: Observer = Observer { header: frame_received, payload: payload_received };
+
+/// Trace an HTTP head of the opening handshake, line by line.
+pub fn handshake(arrow: &str, what: &str, head: &[u8]) {
+    if enabled() {
+        let text = String::from_utf8_lossy(head);
+        let lines: Vec<String> = text.trim_end().lines().map(|l| format!("   {l}")).collect();
+        log::trace!(target: TARGET, "{arrow} opening handshake {what}\n{}", lines.join("\n"));
+    }
+}
+
+/// Trace the `Sec-WebSocket-Accept` computation (§1.3, §4.2.2 step 5.4).
+pub fn accept_key(key: &str, accept: &str) {
+    if enabled() {
+        let mut sha1 = sha1_smol::Sha1::new();
+        sha1.update(key.as_bytes());
+        sha1.update(WEBSOCKET_GUID.as_bytes());
+        let digest: Vec<String> = sha1.digest().bytes().iter().map(|b| format!("{b:02x}")).collect();
+        log::trace!(
+            target: TARGET,
+            "   accept key (RFC 6455 §1.3, §4.2.2): SHA-1({key:?} + {WEBSOCKET_GUID:?})\n                = {}\n   base64 → Sec-WebSocket-Accept: {accept}",
+            digest.join(" ")
+        );
+    }
 }
 
 /// Trace a received header (`wire` is its bytes).
@@ -103,7 +138,14 @@ pub fn dissect(arrow: &str, wire: &[u8], header: &FrameHeader) -> String {
     out
 }
 
-fn describe_payload(arrow: &str, header: &FrameHeader, payload: &[u8]) -> String {
+/// A payload preview: text when it is UTF-8, hex otherwise, at most 64
+/// bytes.
+pub fn describe_payload(arrow: &str, header: &FrameHeader, payload: &[u8]) -> String {
+    if let (crate::frame::Opcode::Close, [hi, lo, reason @ ..]) = (header.opcode, payload) {
+        let code = u16::from_be_bytes([*hi, *lo]);
+        let reason = String::from_utf8_lossy(reason);
+        return format!("{arrow} payload: close code {code}, reason {reason:?} (RFC 6455 §5.5.1, §7.4)");
+    }
     let shown = &payload[..payload.len().min(PREVIEW)];
     let more = if payload.len() > PREVIEW { "…" } else { "" };
     let masked = if header.mask.is_some() { ", unmasked" } else { "" };
@@ -113,5 +155,29 @@ fn describe_payload(arrow: &str, header: &FrameHeader, payload: &[u8]) -> String
             let hex: Vec<String> = shown.iter().map(|b| format!("{b:02x}")).collect();
             format!("{arrow} payload: {} bytes{masked}: [{}{more}]", payload.len(), hex.join(" "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{parse_header, Opcode, Parsed};
+
+    #[test]
+    fn payloads_are_shown_as_text_hex_or_close_code() {
+        let header = |opcode| FrameHeader { fin: true, opcode, mask: None, payload_len: 0 };
+        assert_eq!(describe_payload("<<", &header(Opcode::Text), b"Hello"), "<< payload: 5 bytes: \"Hello\"");
+        assert_eq!(describe_payload(">>", &header(Opcode::Binary), &[0xff, 0]), ">> payload: 2 bytes: [ff 00]");
+        let close = describe_payload("<<", &header(Opcode::Close), &[0x03, 0xe8, b'o', b'k']);
+        assert_eq!(close, "<< payload: close code 1000, reason \"ok\" (RFC 6455 §5.5.1, §7.4)");
+    }
+
+    #[test]
+    fn rfc_5_7_lengths_are_annotated() {
+        let wire = [0x82, 0x7E, 0x01, 0x00];
+        let Parsed::Complete(header, _) = parse_header(&wire).unwrap() else { panic!() };
+        let text = dissect("<<", &wire, &header);
+        assert!(text.contains("payload len=126: a 16-bit length follows = 256"), "{text}");
+        assert!(text.contains("01 00  extended payload length, big-endian"), "{text}");
     }
 }
