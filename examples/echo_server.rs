@@ -69,6 +69,19 @@ fn main() -> std::io::Result<()> {
     let local = server.local_addr()?;
     println!("echo server listening on ws://{local}/");
     println!("demo page: http://{local}/ (devtools: Network → WS → Messages)");
+    println!("press Enter to shut down gracefully (every client gets 1001 Going Away)");
+    // Graceful shutdown on Enter rather than on Ctrl-C: the standard library
+    // has no way to catch a signal, and ws101 adds no dependency for one
+    // (docs/11-threads.md). Ctrl-C still works, but ends every connection
+    // without a closing handshake. End of input (a server started in the
+    // background) changes nothing.
+    let handle = server.shutdown_handle()?;
+    let watcher = std::thread::spawn(move || {
+        if std::io::stdin().read_line(&mut String::new()).is_ok_and(|n| n > 0) {
+            let left = handle.shutdown(std::time::Duration::from_secs(5));
+            println!("shut down; {left} connection(s) did not finish their closing handshake in time");
+        }
+    });
     server.serve(|mut ws| {
         let peer = ws.peer_addr().map(|a| a.to_string()).unwrap_or_default();
         match echo(&mut ws)? {
@@ -76,5 +89,8 @@ fn main() -> std::io::Result<()> {
             None => log::info!("{peer}: the peer closed without a code (1005)"),
         }
         Ok(())
-    })
+    })?;
+    // serve() returns once shutdown has begun; let it finish and report.
+    let _ = watcher.join();
+    Ok(())
 }
