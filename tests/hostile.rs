@@ -280,3 +280,29 @@ fn a_flood_of_reset_connections_does_not_stop_the_echo() {
         round_trip(addr);
     }
 }
+
+#[test]
+fn a_panicking_handler_ends_only_its_own_connection() {
+    let server = Server::bind("127.0.0.1:0").unwrap();
+    let addr = server.local_addr().unwrap();
+    std::thread::spawn(move || {
+        server.serve(|mut ws| loop {
+            match ws.read()? {
+                Message::Text(t) if t == "boom" => panic!("a bug in the application's handler"),
+                Message::Text(t) => ws.send(Message::Text(t))?,
+                Message::Close(_) => return Ok(()),
+                _ => {}
+            }
+        })
+    });
+    let mut victim = ws101::connect(&format!("ws://{addr}/")).unwrap();
+    victim.send(Message::Text("boom".into())).unwrap();
+    // The dropped connection is closed with 1001 Going Away as the thread unwinds.
+    match victim.read() {
+        Ok(Message::Close(Some(frame))) => assert_eq!(frame.code, ws101::CloseCode::GOING_AWAY),
+        other => panic!("expected a 1001 close, got {other:?}"),
+    }
+    for _ in 0..3 {
+        round_trip(addr);
+    }
+}
