@@ -53,8 +53,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
-use ws101::http::Request;
-use ws101::server::HttpReply;
+use ws101::server::single_page;
 use ws101::{CloseCode, Error, Limits, Message, Server, ServerConfig, WebSocket, Writer};
 
 /// The chat page, compiled into the binary.
@@ -70,24 +69,10 @@ pub const MAX_LINE: u64 = 64 * 1024;
 /// The server's settings: default origin policy (the page's own origin),
 /// the chat page, and [`MAX_LINE`] as the message limit (1009 above it).
 pub fn config() -> ServerConfig {
-    let mut config = ServerConfig { http: Some(Arc::new(http)), ..ServerConfig::default() };
+    let mut config =
+        ServerConfig { http: Some(Arc::new(|request| single_page(request, PAGE))), ..ServerConfig::default() };
     config.options.limits = Limits { max_frame_size: MAX_LINE, max_message_size: MAX_LINE };
     config
-}
-
-/// Answer a plain HTTP request: the page at `/` for GET and HEAD (the
-/// server leaves out the body for HEAD, RFC 9110 §9.3.2), 405 for other
-/// methods on it (the server adds `Allow: GET, HEAD`), `None` (→ 404) for
-/// every other path.
-pub fn http(request: &Request) -> Option<HttpReply> {
-    let path = request.target.split('?').next().unwrap_or_default();
-    if path != "/" {
-        return None;
-    }
-    if request.method != "GET" && request.method != "HEAD" {
-        return Some((405, "text/plain; charset=utf-8", b"405 method not allowed: use GET\n".to_vec()));
-    }
-    Some((200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()))
 }
 
 /// A connection handler for `Server::serve`, with a room of its own.

@@ -17,8 +17,7 @@
 
 use std::sync::Arc;
 
-use ws101::http::Request;
-use ws101::server::HttpReply;
+use ws101::server::single_page;
 use ws101::{CloseFrame, Error, Message, Server, ServerConfig, WebSocket};
 
 /// The demo page, compiled into the binary.
@@ -29,22 +28,7 @@ pub const PAGE: &str = include_str!("pages/echo.html");
 /// clients that send no `Origin`, such as Autobahn, are accepted), plus the
 /// demo page.
 pub fn config() -> ServerConfig {
-    ServerConfig { http: Some(Arc::new(http)), ..ServerConfig::default() }
-}
-
-/// Answer a plain HTTP request: the page at `/` for GET and HEAD (the
-/// server leaves out the body for HEAD, RFC 9110 §9.3.2), 405 for other
-/// methods on it (the server adds `Allow: GET, HEAD`), `None` (→ 404) for
-/// every other path.
-pub fn http(request: &Request) -> Option<HttpReply> {
-    let path = request.target.split('?').next().unwrap_or_default();
-    if path != "/" {
-        return None;
-    }
-    if request.method != "GET" && request.method != "HEAD" {
-        return Some((405, "text/plain; charset=utf-8", b"405 method not allowed: use GET\n".to_vec()));
-    }
-    Some((200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()))
+    ServerConfig { http: Some(Arc::new(|request| single_page(request, PAGE))), ..ServerConfig::default() }
 }
 
 /// Echo every text and binary message until the peer closes, and return

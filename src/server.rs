@@ -37,6 +37,29 @@ pub type HttpReply = (u16, &'static str, Vec<u8>);
 /// mine", which becomes `404 Not Found`.
 pub type HttpHandler = Arc<dyn Fn(&Request) -> Option<HttpReply> + Send + Sync>;
 
+/// An [`HttpHandler`] body for a one-page site: `page` (HTML) at `/` for
+/// GET and HEAD, whatever the query; `405 Method Not Allowed` for other
+/// methods there (the server adds `Allow: GET, HEAD`); `None`, so `404`,
+/// for every other path.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ws101::{server::single_page, ServerConfig};
+/// const PAGE: &str = "<!doctype html><title>demo</title>";
+/// let config = ServerConfig { http: Some(Arc::new(|request| single_page(request, PAGE))), ..ServerConfig::default() };
+/// # let _ = config;
+/// ```
+pub fn single_page(request: &Request, page: &'static str) -> Option<HttpReply> {
+    let path = request.target.split('?').next().unwrap_or_default();
+    if path != "/" {
+        return None;
+    }
+    if request.method != "GET" && request.method != "HEAD" {
+        return Some((405, "text/plain; charset=utf-8", b"405 method not allowed: use GET\n".to_vec()));
+    }
+    Some((200, "text/html; charset=utf-8", page.as_bytes().to_vec()))
+}
+
 /// Server settings. `ServerConfig::default()` is a good start.
 #[derive(Clone)]
 pub struct ServerConfig {

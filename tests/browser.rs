@@ -14,16 +14,18 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
-use ws101::{ClientConfig, CloseCode, CloseFrame, Error, Message, Server, ServerConfig, ShutdownHandle, WebSocket};
+use ws101::{ClientConfig, CloseCode, CloseFrame, Message, WebSocket};
+
+mod common;
+use common::start;
 
 #[allow(dead_code)]
 #[path = "../examples/echo_server.rs"]
@@ -257,37 +259,6 @@ fn chromium_chat_two_browser_contexts_see_each_other() {
 
 // ------------------------------------------------------- the test's server
 
-/// A server on `127.0.0.1:0`, shut down when dropped.
-struct Running {
-    addr: SocketAddr,
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<()>>,
-}
-
-fn start<H>(config: ServerConfig, handler: H) -> Running
-where
-    H: Fn(WebSocket) -> Result<(), Error> + Send + Sync + 'static,
-{
-    let server = Server::bind_with("127.0.0.1:0", config).unwrap();
-    let (addr, stop) = (server.local_addr().unwrap(), server.shutdown_handle().unwrap());
-    let thread = thread::spawn(move || server.serve(handler).unwrap());
-    Running { addr, stop, thread: Some(thread) }
-}
-
-impl Running {
-    fn page_url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.shutdown(Duration::from_secs(2));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 // ------------------------------------------------------------- the browser
 

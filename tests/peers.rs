@@ -14,14 +14,15 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::mpsc;
 use std::sync::OnceLock;
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use ws101::{CloseCode, CloseFrame, Error, Server, ServerConfig, ShutdownHandle, WebSocket};
+use ws101::{CloseCode, CloseFrame};
+
+mod common;
+use common::start;
 
 #[allow(dead_code)]
 #[path = "../examples/echo_server.rs"]
@@ -216,37 +217,6 @@ print("ok")
 
 // ---------------------------------------------------------------- helpers
 
-/// A server on `127.0.0.1:0`, shut down when dropped.
-struct Running {
-    addr: SocketAddr,
-    stop: ShutdownHandle,
-    thread: Option<JoinHandle<()>>,
-}
-
-fn start<H>(config: ServerConfig, handler: H) -> Running
-where
-    H: Fn(WebSocket) -> Result<(), Error> + Send + Sync + 'static,
-{
-    let server = Server::bind_with("127.0.0.1:0", config).unwrap();
-    let (addr, stop) = (server.local_addr().unwrap(), server.shutdown_handle().unwrap());
-    let thread = thread::spawn(move || server.serve(handler).unwrap());
-    Running { addr, stop, thread: Some(thread) }
-}
-
-impl Running {
-    fn ws_url(&self) -> String {
-        format!("ws://{}/", self.addr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.shutdown(Duration::from_secs(2));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 /// Is a missing peer a failure? Yes under CI (`CI=true`, as GitHub Actions,
 /// GitLab and `.ci/run` set it).

@@ -23,7 +23,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use ws101::{Error, Message, Server, ServerConfig, WebSocket};
+use ws101::{Error, Message, Server, ServerConfig, ShutdownHandle, WebSocket};
 
 /// Bound on every blocking socket operation in the tests.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -385,5 +385,42 @@ pub fn within<T: Send + 'static>(limit: Duration, test: impl FnOnce() -> T + Sen
             handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         }
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the test did not finish within {limit:?}"),
+    }
+}
+
+/// A server on `127.0.0.1:0` running `handler`, shut down (1001 to every
+/// client, bounded wait) when dropped.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: ShutdownHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+pub fn start<H>(config: ServerConfig, handler: H) -> Running
+where
+    H: Fn(WebSocket) -> Result<(), Error> + Send + Sync + 'static,
+{
+    let server = Server::bind_with("127.0.0.1:0", config).unwrap();
+    let (addr, stop) = (server.local_addr().unwrap(), server.shutdown_handle().unwrap());
+    let thread = thread::spawn(move || server.serve(handler).unwrap());
+    Running { addr, stop, thread: Some(thread) }
+}
+
+impl Running {
+    pub fn page_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/", self.addr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.shutdown(Duration::from_secs(2));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
