@@ -35,7 +35,7 @@ fn main() -> std::io::Result<()> {
         let mut reply = String::new();
         stream.read_to_string(&mut reply)?;
         println!("client: read {reply:?}, then read() returned 0: the server's FIN arrived (EOF)");
-        println!("client: drop: both FINs exchanged; the server closed first, so TIME_WAIT is on its side");
+        println!("client: drop: both FINs exchanged; the client sent the first FIN, so TIME-WAIT is on its side");
         Ok(())
     });
 
@@ -63,6 +63,9 @@ fn main() -> std::io::Result<()> {
     println!("server: wrote \"bye\", shutdown(Write): FIN →");
     client.join().expect("the client thread does not panic")?;
     drop(stream);
-    println!("server: closed. Within 60 s, `ss -tan | grep {}` shows the TIME-WAIT of this connection", addr.port());
+    println!(
+        "server: closed. Within 60 s, `ss -tan state time-wait | grep {}` shows it, on the client's ephemeral port",
+        addr.port()
+    );
     Ok(())
 }
