@@ -257,9 +257,6 @@ fn chromium_chat_two_browser_contexts_see_each_other() {
     );
 }
 
-// ------------------------------------------------------- the test's server
-
-
 // ------------------------------------------------------------- the browser
 
 /// A running Chromium and a DevTools connection to the browser itself.

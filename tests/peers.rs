@@ -217,7 +217,6 @@ print("ok")
 
 // ---------------------------------------------------------------- helpers
 
-
 /// Is a missing peer a failure? Yes under CI (`CI=true`, as GitHub Actions,
 /// GitLab and `.ci/run` set it).
 fn in_ci() -> bool {
