@@ -29,6 +29,7 @@ use crate::frame::{encode_header, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_
 use crate::mask::apply_mask;
 use crate::message::{Limits, Message, Receiver, Role};
 use crate::trace;
+use crate::utf8::Utf8Validator;
 
 /// Settings of an open connection, with the defaults of python-websockets
 /// where it has one (`docs/08-ping-pong.md` explains them).
@@ -321,8 +322,13 @@ impl Writer {
         if !matches!(opcode, Opcode::Text | Opcode::Binary) {
             return Err(Error::Usage("a fragmented message is text or binary (RFC 6455 §5.4)"));
         }
-        if opcode == Opcode::Text && std::str::from_utf8(&fragments.concat()).is_err() {
-            return Err(Error::Usage("text must be UTF-8 (RFC 6455 §5.6)"));
+        // The same streaming check the receiver uses: a character may be
+        // split between fragments, but the whole must be UTF-8.
+        if opcode == Opcode::Text {
+            let mut utf8 = Utf8Validator::new();
+            if !fragments.iter().all(|f| utf8.feed(f).is_ok()) || !utf8.is_complete() {
+                return Err(Error::Usage("text must be UTF-8 (RFC 6455 §5.6)"));
+            }
         }
         let mut out = self.lock()?;
         let last = fragments.len().saturating_sub(1);
