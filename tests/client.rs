@@ -72,6 +72,13 @@ fn rfc_5_4_send_fragmented_is_reassembled_by_the_server() {
         assert_eq!(ws.read().unwrap(), Message::Text("price: 5€".into()));
         ws.writer().send_fragmented(Opcode::Binary, &[&[1, 2], &[], &[3]]).unwrap();
         assert_eq!(ws.read().unwrap(), Message::Binary(vec![1, 2, 3]));
+        // Text that is not UTF-8 as a whole is refused before anything is sent.
+        let cut_short = ws.writer().send_fragmented(Opcode::Text, &[b"price: 5", &euro[..2]]);
+        assert!(matches!(cut_short, Err(ws101::Error::Usage(_))), "{cut_short:?}");
+        let invalid = ws.writer().send_fragmented(Opcode::Text, &[b"ok", &[0xff]]);
+        assert!(matches!(invalid, Err(ws101::Error::Usage(_))), "{invalid:?}");
+        ws.send(Message::Text("still open".into())).unwrap();
+        assert_eq!(ws.read().unwrap(), Message::Text("still open".into()));
         ws.close(CloseCode::NORMAL, "").unwrap();
     });
 }
