@@ -151,16 +151,21 @@ pub fn parse_response(buf: &[u8], limits: HeadLimits) -> Result<Parsed<Response>
 /// assert!(r.contains("\r\nContent-Length: 16\r\n"));
 /// ```
 pub fn response(status: u16, fields: &[(&str, &str)], body: &str) -> String {
+    let length = (status != 101).then_some(body.len());
+    response_head(status, fields, length) + body
+}
+
+/// The head of an HTTP/1.1 response: status line, fields, `Content-Length`
+/// when there is a body to measure, and the blank line.
+pub fn response_head(status: u16, fields: &[(&str, &str)], content_length: Option<usize>) -> String {
     let mut out = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
     for (name, value) in fields {
         out += &format!("{name}: {value}\r\n");
     }
-    if status != 101 {
-        out += &format!("Content-Length: {}\r\n", body.len());
+    if let Some(length) = content_length {
+        out += &format!("Content-Length: {length}\r\n");
     }
-    out += "\r\n";
-    out += body;
-    out
+    out + "\r\n"
 }
 
 /// The reason phrase for the statuses this crate sends (RFC 9110 §15).

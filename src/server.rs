@@ -425,13 +425,12 @@ fn accept_from(mut stream: TcpStream, peer: Option<SocketAddr>, config: &ServerC
             let (status, content_type, body) =
                 http(&request).unwrap_or((404, "text/plain; charset=utf-8", b"not found\n".to_vec()));
             log::info!("{} {} → {status}", request.method, request.target);
-            let mut head =
-                format!("HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\n", http::reason_phrase(status));
+            let mut fields = vec![("Content-Type", content_type), ("Connection", "close")];
             // RFC 9110 §15.5.6: a 405 "MUST generate an Allow header field".
             if status == 405 {
-                head += "Allow: GET, HEAD\r\n";
+                fields.push(("Allow", "GET, HEAD"));
             }
-            head += &format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let head = http::response_head(status, &fields, Some(body.len()));
             // RFC 9110 §9.3.2: the answer to HEAD is the answer to GET without its body.
             let body: &[u8] = if request.method == "HEAD" { &[] } else { &body };
             let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body));
