@@ -26,7 +26,10 @@
 //!
 //! Options: `--quick` (one short round, under a minute), `--rounds N`,
 //! `--secs S` (measured seconds per run), `--scenarios 1,2,7`,
-//! `--kinds ws101,tungstenite,tcp`, `--idle N` (connections held in
+//! `--kinds ws101,tungstenite,tcp`, `--baseline PATH` (also run the ws101
+//! server of another build of this program, e.g. a copy of
+//! `target/release/examples/bench` made before a change, and print the
+//! ratio to it), `--idle N` (connections held in
 //! scenario 6, default 1000), `--no-pin`, `--no-wait` (do not wait
 //! for the rest of the machine to go quiet before each run; the "others'
 //! CPUs" column shows what else ran during the measured window).
@@ -68,7 +71,13 @@ enum Kind {
     Ws101,
     Tungstenite,
     Tcp,
+    /// The ws101 server of another build of this program (`--baseline
+    /// PATH`): before and after a change, measured in one run.
+    Baseline,
 }
+
+/// The other build's executable, when `--baseline PATH` was given.
+static BASELINE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
 impl Kind {
     const ALL: [Kind; 3] = [Kind::Ws101, Kind::Tungstenite, Kind::Tcp];
@@ -78,6 +87,7 @@ impl Kind {
             Kind::Ws101 => "ws101",
             Kind::Tungstenite => "tungstenite",
             Kind::Tcp => "tcp",
+            Kind::Baseline => "baseline",
         }
     }
 
@@ -86,6 +96,7 @@ impl Kind {
             Kind::Ws101 => "ws101",
             Kind::Tungstenite => "tungstenite 0.30",
             Kind::Tcp => "plain TCP (limit)",
+            Kind::Baseline => "ws101 baseline",
         }
     }
 
@@ -106,7 +117,7 @@ fn serve(kind: Kind) -> io::Result<()> {
         std::process::exit(0);
     });
     match kind {
-        Kind::Ws101 => {
+        Kind::Ws101 | Kind::Baseline => {
             let mut config = ServerConfig::default();
             config.options.ping_interval = None;
             config.max_connections = 100_000;
@@ -186,7 +197,10 @@ struct ServerProc {
 impl ServerProc {
     /// Start a server; with `cpu`, pinned to that CPU with `taskset`.
     fn start(kind: Kind, cpu: Option<usize>) -> io::Result<ServerProc> {
-        let exe = std::env::current_exe()?;
+        let (exe, serve) = match (kind, BASELINE.get()) {
+            (Kind::Baseline, Some(path)) => (path.clone(), Kind::Ws101),
+            _ => (std::env::current_exe()?, kind),
+        };
         let mut command = match cpu {
             Some(cpu) => {
                 let mut c = Command::new("taskset");
@@ -195,7 +209,7 @@ impl ServerProc {
             }
             None => Command::new(exe),
         };
-        let mut child = command.args(["--serve", kind.name()]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+        let mut child = command.args(["--serve", serve.name()]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
         let port = line.trim().strip_prefix("port ").and_then(|p| p.parse().ok());
@@ -931,13 +945,17 @@ fn print_scenario(sc: &Scenario, kinds: &[Kind], results: &HashMap<(u32, Kind), 
     // Ratios per round (servers of one round ran back to back), then the
     // median of those.
     let ws = samples(Kind::Ws101);
-    for other in [Kind::Tungstenite, Kind::Tcp] {
+    for other in [Kind::Tungstenite, Kind::Tcp, Kind::Baseline] {
         let theirs = samples(other);
         if ws.is_empty() || theirs.is_empty() || !kinds.contains(&other) {
             continue;
         }
         let pairs = || ws.iter().zip(theirs.iter());
-        let name = format!("ws101 / {}", if other == Kind::Tcp { "limit" } else { "tungstenite" });
+        let name = match other {
+            Kind::Tcp => "ws101 / limit",
+            Kind::Baseline => "ws101 / baseline",
+            _ => "ws101 / tungstenite",
+        };
         if sc.id == 6 {
             println!("  {name:<18} RSS/conn {}", ratio_cell(pairs().map(|(a, b)| a.rate / b.rate)));
         } else {
@@ -984,10 +1002,14 @@ fn main() -> io::Result<()> {
         Some(ids) => ids.iter().filter_map(|i| i.parse().ok()).collect(),
         None => (1..=7).collect(),
     };
-    let kinds: Vec<Kind> = match list("--kinds") {
+    let mut kinds: Vec<Kind> = match list("--kinds") {
         Some(names) => names.iter().filter_map(|n| Kind::parse(n)).collect(),
         None => Kind::ALL.to_vec(),
     };
+    if let Some(path) = value("--baseline") {
+        let _ = BASELINE.set(path.into());
+        kinds.push(Kind::Baseline);
+    }
     // Each idle connection costs one descriptor here and one in the server.
     // `--idle N` holds N connections (default 1000; 10000 for the scale figure).
     let wanted: usize = value("--idle").and_then(|n| n.parse().ok()).unwrap_or(1000);

@@ -80,12 +80,13 @@ const OPEN: u8 = 1;
 const CLOSING: u8 = 2;
 const CLOSED: u8 = 3;
 
-/// Reads smaller than this go through the read buffer, which may then hold
-/// several small frames from one system call; larger payloads are read
-/// straight into the message.
-const DIRECT_READ_MIN: u64 = 4096;
-/// The most a direct read asks for at once.
-const DIRECT_READ_MAX: usize = 256 * 1024;
+/// The read buffer starts small (the handshake's 8 KiB buffer goes on
+/// serving the connection), so that an idle connection costs little...
+const READ_BUFFER_MIN: usize = 8 * 1024;
+/// ...and doubles, each time a read fills it, up to this size: under load,
+/// one system call brings in a whole 64 KiB message, or several. It shrinks
+/// back when the connection goes quiet (a read timeout, `on_timer`).
+const READ_BUFFER_MAX: usize = 256 * 1024;
 
 /// What both halves share. One socket serves both: `&TcpStream` can read
 /// and write, so the reader reads it directly and writers take the mutex.
@@ -488,18 +489,8 @@ impl Reader {
             }
             // 2. More bytes from the socket.
             self.arm_timer()?;
-            let read = if self.start == self.end && self.receiver.data_payload_remaining() >= DIRECT_READ_MIN {
-                self.read_payload_directly()
-            } else {
-                self.fill_buffer()
-            };
-            match read {
-                Ok(Some(message)) => match self.handle(message) {
-                    Ok(Some(message)) => return Ok(message),
-                    Ok(None) => {}
-                    Err(e) => return Err(self.fail(e)),
-                },
-                Ok(None) => {}
+            match self.fill_buffer() {
+                Ok(()) => {}
                 Err(Error::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                     self.on_timer()?;
                 }
@@ -521,37 +512,33 @@ impl Reader {
         self.writer.clone()
     }
 
-    /// Read into the buffer (after moving leftover bytes to its front).
-    fn fill_buffer(&mut self) -> Result<Option<Message>, Error> {
-        if self.start == self.end {
-            (self.start, self.end) = (0, 0);
-        } else if self.end == self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
-            (self.start, self.end) = (0, self.end - self.start);
-        }
+    /// Read into the buffer. Whatever the receiver left there is at most
+    /// the start of a frame header (it takes every payload byte it is
+    /// given), so moving it to the front is cheap.
+    fn fill_buffer(&mut self) -> Result<(), Error> {
+        self.buf.copy_within(self.start..self.end, 0);
+        (self.start, self.end) = (0, self.end - self.start);
         let n = (&self.writer.shared.stream).read(&mut self.buf[self.end..])?;
         if n == 0 {
             return Err(Error::ConnectionLost);
         }
         self.end += n;
         self.last_heard = Instant::now();
-        Ok(None)
+        // The read took all the room there was: more is probably waiting.
+        if self.end == self.buf.len() && self.buf.len() < READ_BUFFER_MAX {
+            self.buf.resize((self.buf.len() * 2).clamp(READ_BUFFER_MIN, READ_BUFFER_MAX), 0);
+        }
+        Ok(())
     }
 
-    /// Read a large payload straight into the message being assembled.
-    fn read_payload_directly(&mut self) -> Result<Option<Message>, Error> {
-        let mut stream = &self.writer.shared.stream;
-        let mut eof = false;
-        let result = self.receiver.read_payload_into(DIRECT_READ_MAX, |buf| {
-            let n = stream.read(buf)?;
-            eof = n == 0;
-            Ok::<usize, io::Error>(n)
-        })?;
-        if eof {
-            return Err(Error::ConnectionLost);
+    /// Give a grown read buffer back when the connection is quiet.
+    fn shrink_buffer(&mut self) {
+        if self.buf.len() > READ_BUFFER_MIN && self.end - self.start <= READ_BUFFER_MIN {
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+            self.buf.truncate(READ_BUFFER_MIN);
+            self.buf.shrink_to_fit();
         }
-        self.last_heard = Instant::now();
-        result
     }
 
     /// Act on a complete message before the application sees it. `None`
@@ -655,6 +642,7 @@ impl Reader {
     /// A read timed out: a deadline passed, or it is time for a keepalive
     /// ping, or it was just the tick.
     fn on_timer(&mut self) -> Result<(), Error> {
+        self.shrink_buffer();
         let now = Instant::now();
         if self.close_sent() || self.close_deadline.is_some() {
             // Closing: no more pings; the close deadline is all that counts

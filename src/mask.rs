@@ -61,6 +61,30 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     apply_mask_bytewise(chunks.into_remainder(), rotated, 0);
 }
 
+/// Append `src` to `dst`, unmasked.
+///
+/// The same bytes as `dst.extend_from_slice(src)` followed by
+/// [`apply_mask`] on the new part, done 16 KiB at a time so that each block
+/// is still in the processor's cache when it is unmasked. The receiver uses
+/// it to move a payload from the connection's read buffer into the message
+/// (`docs/06-masking.md`, "real world"). `offset` is as in [`apply_mask`].
+///
+/// ```
+/// let masked = [0x7f, 0x9f, 0x4d, 0x51, 0x58]; // RFC 6455 §5.7
+/// let mut message = b"Say: ".to_vec();
+/// ws101::mask::extend_unmasked(&mut message, &masked, [0x37, 0xfa, 0x21, 0x3d], 0);
+/// assert_eq!(message, b"Say: Hello");
+/// ```
+pub fn extend_unmasked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
+    const BLOCK: usize = 16 * 1024;
+    dst.reserve(src.len());
+    for (i, block) in src.chunks(BLOCK).enumerate() {
+        let start = dst.len();
+        dst.extend_from_slice(block);
+        apply_mask(&mut dst[start..], key, offset + i * BLOCK);
+    }
+}
+
 /// The key rotated so that its first byte is the one for payload byte
 /// `offset`.
 fn key_at(key: [u8; 4], offset: usize) -> [u8; 4] {
@@ -116,5 +140,21 @@ mod tests {
         apply_mask(b, key, 13);
         apply_mask(c, key, 63);
         assert_eq!(whole, pieces);
+    }
+
+    #[test]
+    fn extend_unmasked_matches_copy_then_unmask() {
+        let key = [0xde, 0xad, 0xbe, 0xef];
+        for len in 0..40 {
+            for offset in 0..8 {
+                let src: Vec<u8> = (0..len as u8).map(|b| b.wrapping_mul(37)).collect();
+                let mut expected = vec![9u8, 9, 9];
+                expected.extend_from_slice(&src);
+                apply_mask_bytewise(&mut expected[3..], key, offset);
+                let mut got = vec![9u8, 9, 9];
+                extend_unmasked(&mut got, &src, key, offset);
+                assert_eq!(got, expected, "len {len} offset {offset}");
+            }
+        }
     }
 }

@@ -17,7 +17,7 @@
 use crate::close::{parse_close_payload, CloseFrame};
 use crate::error::Error;
 use crate::frame::{parse_header, FrameHeader, Opcode, Parsed};
-use crate::mask::apply_mask;
+use crate::mask::extend_unmasked;
 use crate::utf8::Utf8Validator;
 
 /// Which end of the connection this is. It decides the masking rule.
@@ -150,7 +150,12 @@ impl Receiver {
             let chunk = &input[used..used + take];
             used += take;
             let buf = if frame.header.opcode.is_control() { &mut self.control } else { &mut self.data };
-            buf.extend_from_slice(chunk);
+            match frame.header.mask {
+                // RFC 6455 §6.2 (server): "remove the masking from the
+                // payload", while copying it out of the input.
+                Some(key) => extend_unmasked(buf, chunk, key, frame.received as usize),
+                None => buf.extend_from_slice(chunk),
+            }
             if let Some(message) = self.payload_arrived(take)? {
                 return Ok((used, Some(message)));
             }
@@ -158,38 +163,6 @@ impl Receiver {
                 return Ok((used, None));
             }
         }
-    }
-
-    /// Payload bytes the current data frame still expects, when the shell
-    /// may read them straight into the message buffer with
-    /// [`read_payload_into`](Self::read_payload_into); 0 otherwise.
-    pub fn data_payload_remaining(&self) -> u64 {
-        match self.frame {
-            Some(f) if !f.header.opcode.is_control() => f.header.payload_len - f.received,
-            _ => 0,
-        }
-    }
-
-    /// Let `read` put up to `max` payload bytes of the current data frame
-    /// directly at the end of the message buffer (no intermediate copy), then
-    /// unmask and validate them. `read` returns how many bytes it wrote, like
-    /// `std::io::Read::read`; the I/O error, if any, is passed through.
-    ///
-    /// The buffer grows by at most `max` bytes per call, never by the
-    /// frame's declared length.
-    pub fn read_payload_into<E>(
-        &mut self,
-        max: usize,
-        read: impl FnOnce(&mut [u8]) -> Result<usize, E>,
-    ) -> Result<Result<Option<Message>, Error>, E> {
-        let want = (self.data_payload_remaining().min(max as u64)) as usize;
-        let start = self.data.len();
-        self.data.resize(start + want, 0);
-        let got = read(&mut self.data[start..]);
-        let n = *got.as_ref().unwrap_or(&0);
-        self.data.truncate(start + n.min(want));
-        got?;
-        Ok(self.payload_arrived(n.min(want)))
     }
 
     /// Check a new frame header against the rules that depend on the
@@ -232,21 +205,17 @@ impl Receiver {
         Ok(frame)
     }
 
-    /// `n` more payload bytes of the current frame are at the end of its
-    /// buffer: unmask them, validate text, and finish the frame (and maybe
-    /// the message) when its payload is complete.
+    /// `n` more payload bytes of the current frame, unmasked, are at the end
+    /// of its buffer: validate text, and finish the frame (and maybe the
+    /// message) when its payload is complete.
     fn payload_arrived(&mut self, n: usize) -> Result<Option<Message>, Error> {
         let Some(frame) = self.frame.as_mut() else {
             return Ok(None);
         };
         let control = frame.header.opcode.is_control();
-        let buf = if control { &mut self.control } else { &mut self.data };
+        let buf = if control { &self.control } else { &self.data };
         let fresh_start = buf.len() - n;
-        let fresh = &mut buf[fresh_start..];
-        if let Some(key) = frame.header.mask {
-            // RFC 6455 §6.2 (server): "remove the masking from the payload".
-            apply_mask(fresh, key, frame.received as usize);
-        }
+        let fresh = &buf[fresh_start..];
         frame.received += n as u64;
         // RFC 6455 §8.1: invalid UTF-8 in a text message MUST fail the
         // connection; checking each piece as it arrives fails it at once.
@@ -296,6 +265,7 @@ mod tests {
     use super::*;
     use crate::close::CloseCode;
     use crate::frame::{encode_header, MAX_HEADER_LEN};
+    use crate::mask::apply_mask;
 
     const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -419,21 +389,5 @@ mod tests {
         let frame_ok = CloseFrame { code: CloseCode::NORMAL, reason: String::new() };
         assert_eq!(run(&close, 1).unwrap(), [Message::Close(Some(frame_ok))]);
         assert!(matches!(error_of(&frame(true, Opcode::Close, &[0x03])), Error::Protocol(_)));
-    }
-
-    #[test]
-    fn payload_read_straight_into_the_message() {
-        let payload: Vec<u8> = (0..=255).cycle().take(10_000).collect();
-        let wire = frame(true, Opcode::Binary, &payload);
-        let mut rx = Receiver::new(Role::Server, Limits::default());
-        let (used, none) = rx.feed(&wire[..8]).unwrap();
-        assert_eq!((used, none), (8, None));
-        let mut source = &wire[8..];
-        let mut result = None;
-        while rx.data_payload_remaining() > 0 {
-            let outcome = rx.read_payload_into(999, |buf| std::io::Read::read(&mut source, buf));
-            result = outcome.unwrap().unwrap();
-        }
-        assert_eq!(result, Some(Message::Binary(payload)));
     }
 }
