@@ -7,27 +7,30 @@
 //! This is where the pure pieces meet the socket. A connection is two
 //! halves that can live on two threads:
 //!
-//! - a [`Reader`], which owns the read side and the [`Receiver`]; it answers
-//!   pings, replies to a close, runs the keepalive and close timers, and
-//!   fails the connection when the peer breaks a rule;
+//! - a [`Reader`] (in `src/reader.rs`), which owns the read side and the
+//!   [`Receiver`](crate::message::Receiver); it answers pings, replies to a
+//!   close, runs the keepalive and close timers, and fails the connection
+//!   when the peer breaks a rule;
 //! - a [`Writer`], cheap to clone, that serialises every frame through one
 //!   mutex so that frames from different threads never interleave on the
 //!   wire. The reader's own replies (pongs, the close reply) go through it.
 //!
 //! [`WebSocket`] holds both, for code that reads and writes on one thread.
-//! Timers use the socket's read timeout: no extra thread per connection.
+//! This file has the shared state, the writer and the whole connection;
+//! the read loop and its timers are in `src/reader.rs`.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::close::{encode_close_payload, CloseCode, CloseFrame};
-use crate::error::{Error, Reply};
+use crate::error::Error;
 use crate::frame::{encode_header, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::mask::apply_mask;
-use crate::message::{Limits, Message, Receiver, Role};
+use crate::message::{Limits, Message, Role};
+use crate::reader::Reader;
 use crate::trace;
 use crate::utf8::Utf8Validator;
 
@@ -76,35 +79,27 @@ pub enum ReadyState {
     Closed,
 }
 
-const OPEN: u8 = 1;
-const CLOSING: u8 = 2;
-const CLOSED: u8 = 3;
-
-/// The read buffer starts small (the handshake's 8 KiB buffer goes on
-/// serving the connection), so that an idle connection costs little...
-const READ_BUFFER_MIN: usize = 8 * 1024;
-/// ...and doubles, each time a read fills it, up to this size: under load,
-/// one system call brings in a whole 64 KiB message, or several. It shrinks
-/// back when the connection goes quiet (a read timeout, `on_timer`).
-const READ_BUFFER_MAX: usize = 256 * 1024;
+pub(crate) const OPEN: u8 = 1;
+pub(crate) const CLOSING: u8 = 2;
+pub(crate) const CLOSED: u8 = 3;
 
 /// What both halves share. One socket serves both: `&TcpStream` can read
 /// and write, so the reader reads it directly and writers take the mutex.
 #[derive(Debug)]
-struct Shared {
-    stream: TcpStream,
+pub(crate) struct Shared {
+    pub(crate) stream: TcpStream,
     out: Mutex<Out>,
-    state: AtomicU8,
-    role: Role,
+    pub(crate) state: AtomicU8,
+    pub(crate) role: Role,
     protocol: Option<String>,
-    peer: Option<SocketAddr>,
+    pub(crate) peer: Option<SocketAddr>,
 }
 
 /// The write side, behind the mutex.
 #[derive(Debug)]
-struct Out {
+pub(crate) struct Out {
     /// When our close frame went out, if it has.
-    close_sent: Option<Instant>,
+    pub(crate) close_sent: Option<Instant>,
     /// Client only: the masked copy of the frame being sent, reused.
     scratch: Vec<u8>,
     /// Client only: masking keys from the operating system, drawn in bulk.
@@ -114,26 +109,7 @@ struct Out {
 /// The sending half: clone it freely and send from any thread.
 #[derive(Debug, Clone)]
 pub struct Writer {
-    shared: Arc<Shared>,
-}
-
-/// The receiving half: one per connection, on one thread.
-#[derive(Debug)]
-pub struct Reader {
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    receiver: Receiver,
-    writer: Writer,
-    options: Options,
-    /// Payload of our outstanding keepalive ping and when it was sent.
-    ping: Option<([u8; 8], Instant)>,
-    pings_sent: u64,
-    close_received: bool,
-    close_deadline: Option<Instant>,
-    /// When bytes last arrived, for the keepalive interval.
-    last_heard: Instant,
-    timeout_set: Option<Duration>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// A whole connection, for code that reads and writes on one thread.
@@ -166,24 +142,7 @@ impl WebSocket {
             peer,
         });
         let writer = Writer { shared };
-        let mut receiver = Receiver::new(role, options.limits);
-        if trace::enabled() {
-            receiver.observe(trace::RECEIVED);
-        }
-        let reader = Reader {
-            buf,
-            start,
-            end,
-            receiver,
-            writer: writer.clone(),
-            options,
-            ping: None,
-            pings_sent: 0,
-            close_received: false,
-            close_deadline: None,
-            last_heard: Instant::now(),
-            timeout_set: None, // unknown: set on the first read
-        };
+        let reader = Reader::new(writer.clone(), (buf, start, end), options);
         WebSocket { reader, writer, url: None }
     }
 
@@ -340,7 +299,7 @@ impl Writer {
         Ok(())
     }
 
-    fn send_close(&self, frame: Option<&CloseFrame>) -> Result<(), Error> {
+    pub(crate) fn send_close(&self, frame: Option<&CloseFrame>) -> Result<(), Error> {
         let payload = encode_close_payload(frame)?;
         let mut out = self.lock()?;
         if out.close_sent.is_some() {
@@ -349,12 +308,12 @@ impl Writer {
         self.write_frame(&mut out, true, Opcode::Close, &payload)
     }
 
-    fn send_frame(&self, fin: bool, opcode: Opcode, payload: &[u8]) -> Result<(), Error> {
+    pub(crate) fn send_frame(&self, fin: bool, opcode: Opcode, payload: &[u8]) -> Result<(), Error> {
         let mut out = self.lock()?;
         self.write_frame(&mut out, fin, opcode, payload)
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Out>, Error> {
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Out>, Error> {
         // A panic while holding the lock leaves a consistent `Out` (at worst
         // a half-written frame, after which the connection is unusable), so
         // a poisoned lock is treated as a closed connection.
@@ -418,39 +377,6 @@ impl Writer {
     }
 }
 
-/// Read and discard until the peer's FIN, for at most `timeout`, so that
-/// unread bytes do not turn our close into a reset (RST): closing a socket
-/// with unread input makes the kernel abort the connection, which can
-/// destroy what we sent before the peer reads it (`docs/10-tcp-teardown.md`).
-///
-/// `timeout_set` is the read timeout the socket has now, if known: when it
-/// already equals `timeout`, the first read needs no system call to set it.
-pub(crate) fn drain(mut stream: &TcpStream, timeout: Duration, timeout_set: Option<Duration>) {
-    let deadline = Instant::now() + timeout;
-    let mut sink = [0u8; 1024];
-    let mut set = timeout_set;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        // Re-arm only when the timeout would overshoot the deadline by more
-        // than a little.
-        if set.is_none_or(|t| t > left + Duration::from_millis(50)) {
-            if stream.set_read_timeout(Some(left)).is_err() {
-                return;
-            }
-            set = Some(left);
-        }
-        match stream.read(&mut sink) {
-            Ok(0) => return,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return,
-            Ok(_) => {}
-        }
-    }
-}
-
 /// `write_all` for a list of buffers: `writev` until every byte is out.
 fn write_all_vectored(mut stream: &TcpStream, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
     IoSlice::advance_slices(&mut bufs, 0);
@@ -463,226 +389,4 @@ fn write_all_vectored(mut stream: &TcpStream, mut bufs: &mut [IoSlice<'_>]) -> i
         }
     }
     Ok(())
-}
-
-impl Reader {
-    /// The next message; see [`WebSocket::read`].
-    pub fn read(&mut self) -> Result<Message, Error> {
-        loop {
-            if self.writer.shared.state.load(Ordering::Acquire) == CLOSED {
-                return Err(Error::AlreadyClosed);
-            }
-            // 1. Whole frames already in the buffer.
-            if self.start < self.end {
-                let (used, message) = match self.receiver.feed(&self.buf[self.start..self.end]) {
-                    Ok(fed) => fed,
-                    Err(e) => return Err(self.fail(e)),
-                };
-                self.start += used;
-                if let Some(message) = message {
-                    match self.handle(message) {
-                        Ok(Some(message)) => return Ok(message),
-                        Ok(None) => continue,
-                        Err(e) => return Err(self.fail(e)),
-                    }
-                }
-            }
-            // 2. More bytes from the socket.
-            self.arm_timer()?;
-            match self.fill_buffer() {
-                Ok(()) => {}
-                Err(Error::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    self.on_timer()?;
-                }
-                Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e @ (Error::Io(_) | Error::ConnectionLost)) => {
-                    // RFC 6455 §7.1.5: TCP closed with no close frame: 1006.
-                    log::debug!("{:?}: {e}", self.writer.shared.peer);
-                    self.writer.shared.state.store(CLOSED, Ordering::Release);
-                    let _ = self.writer.shared.stream.shutdown(Shutdown::Both);
-                    return Err(e);
-                }
-                Err(e) => return Err(self.fail(e)),
-            }
-        }
-    }
-
-    /// The writer of this connection.
-    pub fn writer(&self) -> Writer {
-        self.writer.clone()
-    }
-
-    /// Read into the buffer. Whatever the receiver left there is at most
-    /// the start of a frame header (it takes every payload byte it is
-    /// given), so moving it to the front is cheap.
-    fn fill_buffer(&mut self) -> Result<(), Error> {
-        self.buf.copy_within(self.start..self.end, 0);
-        (self.start, self.end) = (0, self.end - self.start);
-        let n = (&self.writer.shared.stream).read(&mut self.buf[self.end..])?;
-        if n == 0 {
-            return Err(Error::ConnectionLost);
-        }
-        self.end += n;
-        self.last_heard = Instant::now();
-        // The read took all the room there was: more is probably waiting.
-        if self.end == self.buf.len() && self.buf.len() < READ_BUFFER_MAX {
-            self.buf.resize((self.buf.len() * 2).clamp(READ_BUFFER_MIN, READ_BUFFER_MAX), 0);
-        }
-        Ok(())
-    }
-
-    /// Give a grown read buffer back when the connection is quiet.
-    fn shrink_buffer(&mut self) {
-        if self.buf.len() > READ_BUFFER_MIN && self.end - self.start <= READ_BUFFER_MIN {
-            self.buf.copy_within(self.start..self.end, 0);
-            (self.start, self.end) = (0, self.end - self.start);
-            self.buf.truncate(READ_BUFFER_MIN);
-            self.buf.shrink_to_fit();
-        }
-    }
-
-    /// Act on a complete message before the application sees it. `None`
-    /// means "nothing for the application; keep reading".
-    fn handle(&mut self, message: Message) -> Result<Option<Message>, Error> {
-        match &message {
-            // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
-            // send a Pong frame in response, unless it already received a
-            // Close frame." §5.5.3: with "identical Application data".
-            Message::Ping(data) if !self.close_received => self.writer.send_frame(true, Opcode::Pong, data)?,
-            // A pong answering our keepalive ping: the peer is alive.
-            Message::Pong(data) if self.ping.is_some_and(|(sent, _)| sent[..] == data[..]) => self.ping = None,
-            Message::Close(frame) => {
-                self.close_received = true;
-                let _ = self.writer.shared.state.compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire);
-                // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and
-                // did not previously send a Close frame, the endpoint MUST
-                // send a Close frame in response." It echoes the status code.
-                let reply = frame.as_ref().map(|f| CloseFrame { code: f.code, reason: String::new() });
-                match self.writer.send_close(reply.as_ref()) {
-                    Ok(()) | Err(Error::Usage(_)) => {}
-                    Err(e) => return Err(e),
-                }
-                self.finish_close();
-            }
-            // §7.1.3: once we sent a close we are CLOSING, and, as browsers
-            // do, data arriving before the peer's close is dropped.
-            Message::Text(_) | Message::Binary(_) if self.close_sent() => return Ok(None),
-            _ => {}
-        }
-        Ok(Some(message))
-    }
-
-    fn close_sent(&self) -> bool {
-        self.writer.shared.state.load(Ordering::Acquire) != OPEN && !self.close_received
-    }
-
-    /// Both close frames have been exchanged: close TCP. RFC 6455 §7.1.1:
-    /// "the server SHOULD close [the TCP connection] first", so the server
-    /// half-closes now and waits for the client's FIN; the client waits for
-    /// the server's FIN first. Either way a bounded wait.
-    fn finish_close(&mut self) {
-        let server = self.writer.shared.role == Role::Server;
-        if server {
-            let _ = self.writer.shared.stream.shutdown(Shutdown::Write);
-        }
-        self.drain();
-        if !server {
-            let _ = self.writer.shared.stream.shutdown(Shutdown::Write);
-        }
-        self.writer.shared.state.store(CLOSED, Ordering::Release);
-    }
-
-    /// Read and discard until the peer's FIN or the close timeout.
-    fn drain(&mut self) {
-        drain(&self.writer.shared.stream, self.options.close_timeout, self.timeout_set);
-    }
-
-    /// §7.1.7 Fail the WebSocket Connection: send a close frame with the
-    /// error's code when one applies and none was sent, then close TCP
-    /// without waiting for the peer's close (§7.1.7: do not process further
-    /// data, "including the responding Close frame").
-    fn fail(&mut self, error: Error) -> Error {
-        log::info!("{:?}: failing the connection: {error}", self.writer.shared.peer);
-        if let Reply::Close(code) = error.reply() {
-            let _ = self.writer.send_close(Some(&CloseFrame { code, reason: String::new() }));
-        }
-        let _ = self.writer.shared.stream.shutdown(Shutdown::Write);
-        self.drain();
-        self.writer.shared.state.store(CLOSED, Ordering::Release);
-        error
-    }
-
-    /// Choose the read timeout for the next read: the time left before the
-    /// close deadline or the pong deadline when one is running, else a
-    /// steady tick (the shorter of the keepalive interval and the close
-    /// timeout). The tick is constant, so an idle or busy connection makes
-    /// no extra system call; it also bounds how long a reader blocked before
-    /// another thread sent a close takes to notice it.
-    fn arm_timer(&mut self) -> Result<(), Error> {
-        let now = Instant::now();
-        if self.close_deadline.is_none() && self.close_sent() {
-            let sent = self.writer.lock().ok().and_then(|out| out.close_sent).unwrap_or(now);
-            self.close_deadline = Some(sent + self.options.close_timeout);
-        }
-        let left = |deadline: Instant| deadline.saturating_duration_since(now).max(Duration::from_millis(1));
-        let wanted = if let Some(deadline) = self.close_deadline {
-            left(deadline)
-        } else if let Some((_, sent)) = self.ping {
-            left(sent + self.options.ping_timeout)
-        } else {
-            self.options.ping_interval.map_or(self.options.close_timeout, |i| i.min(self.options.close_timeout))
-        };
-        if Some(wanted) != self.timeout_set {
-            self.writer.shared.stream.set_read_timeout(Some(wanted))?;
-            self.timeout_set = Some(wanted);
-        }
-        Ok(())
-    }
-
-    /// A read timed out: a deadline passed, or it is time for a keepalive
-    /// ping, or it was just the tick.
-    fn on_timer(&mut self) -> Result<(), Error> {
-        self.shrink_buffer();
-        let now = Instant::now();
-        if self.close_sent() || self.close_deadline.is_some() {
-            // Closing: no more pings; the close deadline is all that counts
-            // (arm_timer sets it if another thread sent the close).
-            if self.close_deadline.is_some_and(|d| now >= d) {
-                log::info!("{:?}: no close from the peer within the close timeout", self.writer.shared.peer);
-                let _ = self.writer.shared.stream.shutdown(Shutdown::Both);
-                self.writer.shared.state.store(CLOSED, Ordering::Release);
-                return Err(Error::CloseTimeout);
-            }
-            return Ok(());
-        }
-        match (self.ping, self.options.ping_interval) {
-            (Some((_, sent)), _) if now >= sent + self.options.ping_timeout => Err(self.fail(Error::KeepaliveTimeout)),
-            (None, Some(interval)) if now >= self.last_heard + interval => {
-                // Keepalive: the peer has been silent for a whole interval.
-                self.pings_sent += 1;
-                let payload = self.pings_sent.to_be_bytes();
-                self.writer.send_frame(true, Opcode::Ping, &payload)?;
-                self.ping = Some((payload, now));
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-impl Drop for Reader {
-    /// A connection dropped while open is closed with 1001 Going Away (best
-    /// effort) so the peer is told, rather than seeing TCP vanish; one
-    /// dropped in the middle of its closing handshake finishes it (bounded
-    /// by the close timeout).
-    fn drop(&mut self) {
-        match self.writer.shared.state.load(Ordering::Acquire) {
-            OPEN => {
-                let _ = self.writer.close(CloseCode::GOING_AWAY, "");
-                self.finish_close();
-            }
-            CLOSING => self.finish_close(),
-            _ => {}
-        }
-    }
 }

@@ -15,13 +15,15 @@
 //! | messages, fragments, limits | [`message`] | §5.4–§5.6, §10.4 | `docs/07-messages.md` |
 //! | UTF-8 as it arrives | [`utf8`] | §5.6, §8.1 | `docs/07-messages.md` |
 //! | close codes and reasons | [`close`] | §5.5.1, §7.4 | `docs/09-closing.md` |
-//! | the open connection: ping, close, halves, timers | [`connection`] | §5.5, §6, §7 | `docs/08-ping-pong.md` … `docs/11-threads.md` |
+//! | the open connection: options, halves, sending | [`connection`] | §5.5, §6, §7 | `docs/08-ping-pong.md` … `docs/11-threads.md` |
+//! | the read loop: buffer, pings, close, timers | [`reader`] | §5.5, §6.2, §7.1 | `docs/03-byte-stream.md`, `docs/08-ping-pong.md` … `docs/10-tcp-teardown.md` |
 //! | failing the connection | [`error`] | §7.1.7, §10.7 | `docs/12-failing.md` |
 //! | the annotated wire trace | [`trace`] | §5.2 | `docs/05-frames.md` |
 //!
 //! The pure modules (`http`, `handshake`, `frame`, `mask`, `message`,
 //! `utf8`, `close`, `error`) take bytes and return values or bytes; only
-//! `server`, `client` and `connection` touch sockets, threads and clocks.
+//! `server`, `client`, `connection` and `reader` touch sockets, threads and
+//! clocks.
 //!
 //! ```no_run
 //! use ws101::{Message, Server};
@@ -47,15 +49,17 @@ pub mod handshake;
 pub mod http;
 pub mod mask;
 pub mod message;
+pub mod reader;
 pub mod server;
 pub mod trace;
 pub mod utf8;
 
 pub use client::{connect, connect_with, ClientConfig};
 pub use close::{CloseCode, CloseFrame};
-pub use connection::{Options, Reader, ReadyState, WebSocket, Writer};
+pub use connection::{Options, ReadyState, WebSocket, Writer};
 pub use error::Error;
 pub use message::{Limits, Message};
+pub use reader::Reader;
 pub use server::{accept, OriginPolicy, Server, ServerConfig, ShutdownHandle};
 
 // The book's chapters and the README, compiled and run as doctests

@@ -21,12 +21,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::close::CloseCode;
-use crate::connection::{drain, Options, WebSocket, Writer};
+use crate::connection::{Options, WebSocket, Writer};
 use crate::error::Error;
 use crate::frame::Parsed;
 use crate::handshake::{check_request, refusal, response_101};
 use crate::http::{self, parse_request, HeadLimits, Request};
 use crate::message::Role;
+use crate::reader::drain;
 use crate::trace;
 
 /// An application's answer to a plain HTTP request (one that is not a

@@ -7,7 +7,7 @@
 //!   names a file that exists, and every chapter a `src` file's `//!` header
 //!   names exists;
 //! - every item written as `` `module::name` `` (the book's convention, e.g.
-//!   `` `frame::parse_header` ``, `` `connection::Reader::read` ``) is still
+//!   `` `frame::parse_header` ``, `` `reader::Reader::read` ``) is still
 //!   defined in `src/module.rs`;
 //! - every chapter has the template's sections, in order;
 //! - every fenced code block says what language it is, so that rustdoc never

@@ -1,0 +1,331 @@
+//! Stage 5c — the blocking shell, receiving side: the read loop of an open
+//! connection.
+//!
+//! RFC 6455 §5.5 (answering pings and closes), §6.2 (receiving data), §7.1
+//! (closing and failing the connection). Chapters: `docs/03-byte-stream.md`
+//! (the read buffer), `docs/08-ping-pong.md` (keepalive),
+//! `docs/09-closing.md` and `docs/10-tcp-teardown.md` (the close).
+//!
+//! A [`Reader`] owns the read buffer and the [`Receiver`]. Each call to
+//! [`Reader::read`] feeds the buffer to the receiver and reads more from
+//! the socket when it needs to; it answers pings, replies to a close, runs
+//! the keepalive and close timers on the socket's read timeout, and fails
+//! the connection (§7.1.7) when the peer breaks a rule. Its replies go out
+//! through the connection's [`Writer`].
+
+use std::io::{self, Read};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::close::{CloseCode, CloseFrame};
+use crate::connection::{Options, Writer, CLOSED, CLOSING, OPEN};
+use crate::error::{Error, Reply};
+use crate::frame::Opcode;
+use crate::message::{Message, Receiver, Role};
+use crate::trace;
+
+/// The read buffer starts small (the handshake's 8 KiB buffer goes on
+/// serving the connection), so that an idle connection costs little...
+const READ_BUFFER_MIN: usize = 8 * 1024;
+/// ...and doubles, each time a read fills it, up to this size: under load,
+/// one system call brings in a whole 64 KiB message, or several. It shrinks
+/// back when the connection goes quiet (a read timeout, `on_timer`).
+const READ_BUFFER_MAX: usize = 256 * 1024;
+
+/// The receiving half: one per connection, on one thread.
+#[derive(Debug)]
+pub struct Reader {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    receiver: Receiver,
+    writer: Writer,
+    options: Options,
+    /// Payload of our outstanding keepalive ping and when it was sent.
+    ping: Option<([u8; 8], Instant)>,
+    pings_sent: u64,
+    close_received: bool,
+    close_deadline: Option<Instant>,
+    /// When bytes last arrived, for the keepalive interval.
+    last_heard: Instant,
+    timeout_set: Option<Duration>,
+}
+
+impl Reader {
+    /// The reading half of a connection whose handshake is done:
+    /// `buf[start..end]` holds the bytes read past the handshake.
+    pub(crate) fn new(writer: Writer, (buf, start, end): (Vec<u8>, usize, usize), options: Options) -> Reader {
+        let mut receiver = Receiver::new(writer.shared.role, options.limits);
+        if trace::enabled() {
+            receiver.observe(trace::RECEIVED);
+        }
+        Reader {
+            buf,
+            start,
+            end,
+            receiver,
+            writer,
+            options,
+            ping: None,
+            pings_sent: 0,
+            close_received: false,
+            close_deadline: None,
+            last_heard: Instant::now(),
+            timeout_set: None, // unknown: set on the first read
+        }
+    }
+
+    /// The next message; see [`WebSocket::read`](crate::WebSocket::read).
+    pub fn read(&mut self) -> Result<Message, Error> {
+        loop {
+            if self.writer.shared.state.load(Ordering::Acquire) == CLOSED {
+                return Err(Error::AlreadyClosed);
+            }
+            // 1. Whole frames already in the buffer.
+            if self.start < self.end {
+                let (used, message) = match self.receiver.feed(&self.buf[self.start..self.end]) {
+                    Ok(fed) => fed,
+                    Err(e) => return Err(self.fail(e)),
+                };
+                self.start += used;
+                if let Some(message) = message {
+                    match self.handle(message) {
+                        Ok(Some(message)) => return Ok(message),
+                        Ok(None) => continue,
+                        Err(e) => return Err(self.fail(e)),
+                    }
+                }
+            }
+            // 2. More bytes from the socket.
+            self.arm_timer()?;
+            match self.fill_buffer() {
+                Ok(()) => {}
+                Err(Error::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    self.on_timer()?;
+                }
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e @ (Error::Io(_) | Error::ConnectionLost)) => {
+                    // RFC 6455 §7.1.5: TCP closed with no close frame: 1006.
+                    log::debug!("{:?}: {e}", self.writer.shared.peer);
+                    self.writer.shared.state.store(CLOSED, Ordering::Release);
+                    let _ = self.writer.shared.stream.shutdown(Shutdown::Both);
+                    return Err(e);
+                }
+                Err(e) => return Err(self.fail(e)),
+            }
+        }
+    }
+
+    /// The writer of this connection.
+    pub fn writer(&self) -> Writer {
+        self.writer.clone()
+    }
+
+    /// Read into the buffer. Whatever the receiver left there is at most
+    /// the start of a frame header (it takes every payload byte it is
+    /// given), so moving it to the front is cheap.
+    fn fill_buffer(&mut self) -> Result<(), Error> {
+        self.buf.copy_within(self.start..self.end, 0);
+        (self.start, self.end) = (0, self.end - self.start);
+        let n = (&self.writer.shared.stream).read(&mut self.buf[self.end..])?;
+        if n == 0 {
+            return Err(Error::ConnectionLost);
+        }
+        self.end += n;
+        self.last_heard = Instant::now();
+        // The read took all the room there was: more is probably waiting.
+        if self.end == self.buf.len() && self.buf.len() < READ_BUFFER_MAX {
+            self.buf.resize((self.buf.len() * 2).clamp(READ_BUFFER_MIN, READ_BUFFER_MAX), 0);
+        }
+        Ok(())
+    }
+
+    /// Give a grown read buffer back when the connection is quiet.
+    fn shrink_buffer(&mut self) {
+        if self.buf.len() > READ_BUFFER_MIN && self.end - self.start <= READ_BUFFER_MIN {
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+            self.buf.truncate(READ_BUFFER_MIN);
+            self.buf.shrink_to_fit();
+        }
+    }
+
+    /// Act on a complete message before the application sees it. `None`
+    /// means "nothing for the application; keep reading".
+    fn handle(&mut self, message: Message) -> Result<Option<Message>, Error> {
+        match &message {
+            // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST
+            // send a Pong frame in response, unless it already received a
+            // Close frame." §5.5.3: with "identical Application data".
+            Message::Ping(data) if !self.close_received => self.writer.send_frame(true, Opcode::Pong, data)?,
+            // A pong answering our keepalive ping: the peer is alive.
+            Message::Pong(data) if self.ping.is_some_and(|(sent, _)| sent[..] == data[..]) => self.ping = None,
+            Message::Close(frame) => {
+                self.close_received = true;
+                let _ = self.writer.shared.state.compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire);
+                // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and
+                // did not previously send a Close frame, the endpoint MUST
+                // send a Close frame in response." It echoes the status code.
+                let reply = frame.as_ref().map(|f| CloseFrame { code: f.code, reason: String::new() });
+                match self.writer.send_close(reply.as_ref()) {
+                    Ok(()) | Err(Error::Usage(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                self.finish_close();
+            }
+            // §7.1.3: once we sent a close we are CLOSING, and, as browsers
+            // do, data arriving before the peer's close is dropped.
+            Message::Text(_) | Message::Binary(_) if self.close_sent() => return Ok(None),
+            _ => {}
+        }
+        Ok(Some(message))
+    }
+
+    fn close_sent(&self) -> bool {
+        self.writer.shared.state.load(Ordering::Acquire) != OPEN && !self.close_received
+    }
+
+    /// Both close frames have been exchanged: close TCP. RFC 6455 §7.1.1:
+    /// "the server SHOULD close [the TCP connection] first", so the server
+    /// half-closes now and waits for the client's FIN; the client waits for
+    /// the server's FIN first. Either way a bounded wait.
+    fn finish_close(&mut self) {
+        let server = self.writer.shared.role == Role::Server;
+        if server {
+            let _ = self.writer.shared.stream.shutdown(Shutdown::Write);
+        }
+        self.drain();
+        if !server {
+            let _ = self.writer.shared.stream.shutdown(Shutdown::Write);
+        }
+        self.writer.shared.state.store(CLOSED, Ordering::Release);
+    }
+
+    /// Read and discard until the peer's FIN or the close timeout.
+    fn drain(&mut self) {
+        drain(&self.writer.shared.stream, self.options.close_timeout, self.timeout_set);
+    }
+
+    /// §7.1.7 Fail the WebSocket Connection: send a close frame with the
+    /// error's code when one applies and none was sent, then close TCP
+    /// without waiting for the peer's close (§7.1.7: do not process further
+    /// data, "including the responding Close frame").
+    fn fail(&mut self, error: Error) -> Error {
+        log::info!("{:?}: failing the connection: {error}", self.writer.shared.peer);
+        if let Reply::Close(code) = error.reply() {
+            let _ = self.writer.send_close(Some(&CloseFrame { code, reason: String::new() }));
+        }
+        let _ = self.writer.shared.stream.shutdown(Shutdown::Write);
+        self.drain();
+        self.writer.shared.state.store(CLOSED, Ordering::Release);
+        error
+    }
+
+    /// Choose the read timeout for the next read: the time left before the
+    /// close deadline or the pong deadline when one is running, else a
+    /// steady tick (the shorter of the keepalive interval and the close
+    /// timeout). The tick is constant, so an idle or busy connection makes
+    /// no extra system call; it also bounds how long a reader blocked before
+    /// another thread sent a close takes to notice it.
+    fn arm_timer(&mut self) -> Result<(), Error> {
+        let now = Instant::now();
+        if self.close_deadline.is_none() && self.close_sent() {
+            let sent = self.writer.lock().ok().and_then(|out| out.close_sent).unwrap_or(now);
+            self.close_deadline = Some(sent + self.options.close_timeout);
+        }
+        let left = |deadline: Instant| deadline.saturating_duration_since(now).max(Duration::from_millis(1));
+        let wanted = if let Some(deadline) = self.close_deadline {
+            left(deadline)
+        } else if let Some((_, sent)) = self.ping {
+            left(sent + self.options.ping_timeout)
+        } else {
+            self.options.ping_interval.map_or(self.options.close_timeout, |i| i.min(self.options.close_timeout))
+        };
+        if Some(wanted) != self.timeout_set {
+            self.writer.shared.stream.set_read_timeout(Some(wanted))?;
+            self.timeout_set = Some(wanted);
+        }
+        Ok(())
+    }
+
+    /// A read timed out: a deadline passed, or it is time for a keepalive
+    /// ping, or it was just the tick.
+    fn on_timer(&mut self) -> Result<(), Error> {
+        self.shrink_buffer();
+        let now = Instant::now();
+        if self.close_sent() || self.close_deadline.is_some() {
+            // Closing: no more pings; the close deadline is all that counts
+            // (arm_timer sets it if another thread sent the close).
+            if self.close_deadline.is_some_and(|d| now >= d) {
+                log::info!("{:?}: no close from the peer within the close timeout", self.writer.shared.peer);
+                let _ = self.writer.shared.stream.shutdown(Shutdown::Both);
+                self.writer.shared.state.store(CLOSED, Ordering::Release);
+                return Err(Error::CloseTimeout);
+            }
+            return Ok(());
+        }
+        match (self.ping, self.options.ping_interval) {
+            (Some((_, sent)), _) if now >= sent + self.options.ping_timeout => Err(self.fail(Error::KeepaliveTimeout)),
+            (None, Some(interval)) if now >= self.last_heard + interval => {
+                // Keepalive: the peer has been silent for a whole interval.
+                self.pings_sent += 1;
+                let payload = self.pings_sent.to_be_bytes();
+                self.writer.send_frame(true, Opcode::Ping, &payload)?;
+                self.ping = Some((payload, now));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for Reader {
+    /// A connection dropped while open is closed with 1001 Going Away (best
+    /// effort) so the peer is told, rather than seeing TCP vanish; one
+    /// dropped in the middle of its closing handshake finishes it (bounded
+    /// by the close timeout).
+    fn drop(&mut self) {
+        match self.writer.shared.state.load(Ordering::Acquire) {
+            OPEN => {
+                let _ = self.writer.close(CloseCode::GOING_AWAY, "");
+                self.finish_close();
+            }
+            CLOSING => self.finish_close(),
+            _ => {}
+        }
+    }
+}
+
+/// Read and discard until the peer's FIN, for at most `timeout`, so that
+/// unread bytes do not turn our close into a reset (RST): closing a socket
+/// with unread input makes the kernel abort the connection, which can
+/// destroy what we sent before the peer reads it (`docs/10-tcp-teardown.md`).
+///
+/// `timeout_set` is the read timeout the socket has now, if known: when it
+/// already equals `timeout`, the first read needs no system call to set it.
+pub(crate) fn drain(mut stream: &TcpStream, timeout: Duration, timeout_set: Option<Duration>) {
+    let deadline = Instant::now() + timeout;
+    let mut sink = [0u8; 1024];
+    let mut set = timeout_set;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        // Re-arm only when the timeout would overshoot the deadline by more
+        // than a little.
+        if set.is_none_or(|t| t > left + Duration::from_millis(50)) {
+            if stream.set_read_timeout(Some(left)).is_err() {
+                return;
+            }
+            set = Some(left);
+        }
+        match stream.read(&mut sink) {
+            Ok(0) => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
