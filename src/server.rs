@@ -454,7 +454,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Keeps an open connection's writer in the registry that shutdown uses,
-/// until the thread ends (even if the handler panics).
+/// until its thread is done with it (even if the handler panics).
 struct Registered {
     state: Arc<ServerState>,
     id: u64,
