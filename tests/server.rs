@@ -4,18 +4,23 @@
 //! Each group follows one stage of a connection's life: the opening
 //! handshake (RFC 6455 §4.2) and its refusals, failing the connection
 //! (§7.1.7) with each close code, fragments and pings (§5.4, §5.5), the
-//! closing handshake (§7.1), many clients at once, a foreign client
-//! (tungstenite), graceful shutdown and the connection limit.
+//! closing handshake (§7.1), many clients at once, spare threads that serve
+//! one connection after another, a foreign client (tungstenite), graceful
+//! shutdown and the connection limit.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::net::{SocketAddr, TcpStream};
-use std::thread;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use common::*;
-use ws101::{CloseCode, Error, Limits, Message, Server, ServerConfig, WebSocket};
+use ws101::{CloseCode, Error, Limits, Message, Server, ServerConfig, ShutdownHandle, WebSocket};
 
 // ---------------------------------------------------------------------------
 // The opening handshake (§1.3, §4.2)
@@ -450,6 +455,203 @@ fn fifty_concurrent_clients_each_make_20_round_trips() {
             client.join().unwrap();
         }
     });
+}
+
+// ---------------------------------------------------------------------------
+// Spare threads: a thread whose connection ended waits for the next one
+// ---------------------------------------------------------------------------
+
+thread_local! {
+    /// Put on a connection thread by the [`spy`] handler; a thread-local
+    /// value is dropped when its thread exits, and this one reports it.
+    static EXIT_REPORT: RefCell<Option<ExitReport>> = const { RefCell::new(None) };
+}
+
+/// Sends its thread's id when dropped.
+struct ExitReport {
+    thread: ThreadId,
+    to: Sender<ThreadId>,
+}
+
+impl Drop for ExitReport {
+    fn drop(&mut self) {
+        let _ = self.to.send(self.thread);
+    }
+}
+
+/// A server whose handler reports which thread serves each connection, and
+/// when each of those threads exits. Its handler echoes text, and panics on
+/// the text "panic". Shut down when dropped.
+struct Spy {
+    server: Arc<Server>,
+    addr: SocketAddr,
+    stop: ShutdownHandle,
+    served: Receiver<ThreadId>,
+    exited: Receiver<ThreadId>,
+}
+
+fn spy(config: ServerConfig) -> Spy {
+    let server = Arc::new(Server::bind_with("127.0.0.1:0", config).unwrap());
+    let (addr, stop) = (server.local_addr().unwrap(), server.shutdown_handle().unwrap());
+    let (served_to, served) = mpsc::channel();
+    let (exited_to, exited) = mpsc::channel();
+    let serving = server.clone();
+    thread::spawn(move || {
+        serving.serve(move |mut ws| {
+            let thread = thread::current().id();
+            EXIT_REPORT.with(|report| {
+                report.borrow_mut().get_or_insert_with(|| ExitReport { thread, to: exited_to.clone() });
+            });
+            let _ = served_to.send(thread);
+            loop {
+                match ws.read()? {
+                    Message::Text(text) if text == "panic" => panic!("the test asked this handler to panic"),
+                    Message::Text(text) => ws.send(Message::Text(text))?,
+                    Message::Close(_) => return Ok(()),
+                    _ => {}
+                }
+            }
+        })
+    });
+    Spy { server, addr, stop, served, exited }
+}
+
+impl Spy {
+    /// The thread that serves the next connection.
+    fn served(&self) -> ThreadId {
+        self.served.recv_timeout(TIMEOUT).expect("a connection was not served within TIMEOUT")
+    }
+
+    /// The next connection thread to exit.
+    fn exited(&self) -> ThreadId {
+        self.exited.recv_timeout(TIMEOUT).expect("no connection thread exited within TIMEOUT")
+    }
+
+    /// Wait until `n` spare threads are idle: a thread counts itself idle
+    /// only after its connection has ended, a moment after the client sees
+    /// the TCP close.
+    fn wait_until_idle(&self, n: usize) {
+        let deadline = Instant::now() + TIMEOUT;
+        while self.server.idle_threads() != n {
+            assert!(Instant::now() < deadline, "{} idle threads, not {n}", self.server.idle_threads());
+            thread::yield_now();
+        }
+    }
+}
+
+impl Drop for Spy {
+    fn drop(&mut self) {
+        self.stop.shutdown(Duration::from_secs(2));
+    }
+}
+
+/// The client's side of a normal closing handshake (§7.1.2), then its TCP
+/// close: the server's thread is done with the connection after that.
+fn close(mut wire: Wire) {
+    wire.send(&masked(FIN | CLOSE, &close_payload(1000, b"")));
+    assert_eq!(wire.read_frame().close_code(), Some(1000));
+    wire.expect_eof();
+}
+
+#[test]
+fn a_connection_thread_serves_the_next_connection_after_its_own() {
+    let spy = spy(ServerConfig::default());
+    let first = open(spy.addr);
+    let thread = spy.served();
+    close(first);
+    spy.wait_until_idle(1);
+    let second = open(spy.addr);
+    assert_eq!(spy.served(), thread, "the idle thread should have served the second connection");
+    assert_eq!(spy.server.idle_threads(), 0);
+    close(second);
+}
+
+#[test]
+fn with_spare_threads_0_each_connection_gets_a_new_thread_that_exits() {
+    let spy = spy(ServerConfig { spare_threads: 0, ..ServerConfig::default() });
+    let first = open(spy.addr);
+    let a = spy.served();
+    close(first);
+    assert_eq!(spy.exited(), a);
+    let second = open(spy.addr);
+    let b = spy.served();
+    assert_ne!(a, b);
+    close(second);
+    assert_eq!(spy.exited(), b);
+    assert_eq!(spy.server.idle_threads(), 0);
+}
+
+#[test]
+fn a_spare_thread_exits_after_spare_thread_idle() {
+    let idle = Duration::from_millis(200);
+    let spy = spy(ServerConfig { spare_thread_idle: idle, ..ServerConfig::default() });
+    let wire = open(spy.addr);
+    let thread = spy.served();
+    close(wire); // the thread becomes idle after this, not before
+    let closed = Instant::now();
+    assert_eq!(spy.exited(), thread);
+    assert!(closed.elapsed() >= idle, "the thread exited {:?} after the close", closed.elapsed());
+    assert_eq!(spy.server.idle_threads(), 0);
+}
+
+#[test]
+fn shutdown_ends_idle_spare_threads() {
+    let spy = spy(ServerConfig::default()); // 30 s of idle time: only shutdown ends it
+    let wire = open(spy.addr);
+    let thread = spy.served();
+    close(wire);
+    spy.wait_until_idle(1);
+    assert_eq!(spy.stop.shutdown(Duration::from_secs(2)), 0);
+    assert_eq!(spy.exited(), thread);
+    assert_eq!(spy.server.idle_threads(), 0);
+}
+
+#[test]
+fn simultaneous_connections_each_get_a_thread_of_their_own_spare_or_new() {
+    let spy = spy(ServerConfig::default());
+    // Two spare threads, idle.
+    let warm_up = [open(spy.addr), open(spy.addr)];
+    let spares: HashSet<ThreadId> = [spy.served(), spy.served()].into();
+    warm_up.into_iter().for_each(close);
+    spy.wait_until_idle(2);
+    // Five connections at once, all held open, each handler blocked in
+    // read(): each is served only if it has a thread of its own. The two
+    // spares take two; the other three must not queue behind them. All
+    // five requests go out before any answer is read, so that the server
+    // accepts them in a burst.
+    let mut wires: Vec<Wire> = (0..5).map(|_| Wire::connect(spy.addr)).collect();
+    for wire in &mut wires {
+        wire.send(request(spy.addr, "").as_bytes());
+    }
+    let threads: HashSet<ThreadId> = (0..5).map(|_| spy.served()).collect();
+    for wire in &mut wires {
+        assert!(wire.read_head().starts_with("HTTP/1.1 101 "));
+    }
+    assert_eq!(threads.len(), 5);
+    assert!(threads.is_superset(&spares), "both spare threads should have been used");
+    for mut wire in wires {
+        wire.send(&masked(FIN | TEXT, b"still here"));
+        assert_eq!(wire.read_frame().text(), "still here");
+        close(wire);
+    }
+}
+
+#[test]
+fn a_thread_whose_handler_panicked_is_not_reused() {
+    let spy = spy(ServerConfig::default());
+    let mut wire = open(spy.addr);
+    let panicked = spy.served();
+    wire.send(&masked(FIN | TEXT, b"panic"));
+    // Unwinding drops the connection, which says 1001 (Going Away).
+    assert_eq!(wire.read_frame().close_code(), Some(1001));
+    wire.send(&masked(FIN | CLOSE, &close_payload(1001, b"")));
+    wire.expect_eof();
+    drop(wire);
+    assert_eq!(spy.exited(), panicked);
+    assert_eq!((spy.server.idle_threads(), spy.server.open_connections()), (0, 0));
+    let next = open(spy.addr);
+    assert_ne!(spy.served(), panicked);
+    close(next);
 }
 
 // ---------------------------------------------------------------------------
