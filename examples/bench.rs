@@ -6,7 +6,8 @@
 //! child process (this program started again with `--serve KIND`) so that
 //! its CPU time and resident memory can be read from `/proc/PID`:
 //!
-//! - `ws101`: [`ws101::Server`] with an echo handler, keepalive pings off;
+//! - `ws101`: [`ws101::Server`] with the echo of `examples/echo_server.rs`
+//!   (`read_ref`), keepalive pings off;
 //! - `tungstenite`: `tungstenite::accept` on each accepted socket, then a
 //!   read/send loop;
 //! - `tcp`: `read` into a 64 KiB buffer, `write_all` back — no WebSocket at
@@ -44,7 +45,7 @@ use std::sync::{mpsc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ws101::{Message, Server, ServerConfig};
+use ws101::{MessageRef, Server, ServerConfig};
 
 /// Clock ticks per second of `/proc/PID/stat` times (USER_HZ; 100 on Linux).
 const TICKS_PER_SEC: f64 = 100.0;
@@ -123,12 +124,17 @@ fn serve(kind: Kind) -> io::Result<()> {
             config.max_connections = 100_000;
             let server = Server::bind_with("127.0.0.1:0", config)?;
             announce(server.local_addr()?.port())?;
-            server.serve(|mut ws| loop {
-                match ws.read()? {
-                    Message::Binary(data) => ws.send(Message::Binary(data))?,
-                    Message::Text(text) => ws.send(Message::Text(text))?,
-                    Message::Close(_) => return Ok(()),
-                    Message::Ping(_) | Message::Pong(_) => {}
+            // The echo of examples/echo_server.rs: messages lent from the
+            // read buffer (`read_ref`), replies through a writer.
+            server.serve(|mut ws| {
+                let writer = ws.writer();
+                loop {
+                    match ws.read_ref()? {
+                        MessageRef::Binary(data) => writer.send_binary(data)?,
+                        MessageRef::Text(text) => writer.send_text(text)?,
+                        MessageRef::Close(_) => return Ok(()),
+                        MessageRef::Ping(_) | MessageRef::Pong(_) => {}
+                    }
                 }
             })
         }

@@ -29,7 +29,7 @@ use crate::close::{encode_close_payload, CloseCode, CloseFrame};
 use crate::error::Error;
 use crate::frame::{encode_header, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 use crate::mask::apply_mask;
-use crate::message::{Limits, Message, Role};
+use crate::message::{Limits, Message, MessageRef, Role};
 use crate::reader::Reader;
 use crate::trace;
 use crate::utf8::Utf8Validator;
@@ -151,6 +151,12 @@ impl WebSocket {
     /// `Message::Close` is returned. After that, `Err(AlreadyClosed)`.
     pub fn read(&mut self) -> Result<Message, Error> {
         self.reader.read()
+    }
+
+    /// The next message, lent from the read buffer without a copy when it
+    /// arrived in one frame; see [`Reader::read_ref`].
+    pub fn read_ref(&mut self) -> Result<MessageRef<'_>, Error> {
+        self.reader.read_ref()
     }
 
     /// Send a message (text, binary, ping, pong or close).

@@ -58,7 +58,7 @@ pub use client::{connect, connect_with, ClientConfig};
 pub use close::{CloseCode, CloseFrame};
 pub use connection::{Options, ReadyState, WebSocket, Writer};
 pub use error::Error;
-pub use message::{Limits, Message};
+pub use message::{Limits, Message, MessageRef};
 pub use reader::Reader;
 pub use server::{accept, OriginPolicy, Server, ServerConfig, ShutdownHandle};
 

@@ -17,7 +17,7 @@
 use crate::close::{parse_close_payload, CloseFrame};
 use crate::error::Error;
 use crate::frame::{parse_header, FrameHeader, Opcode, Parsed};
-use crate::mask::extend_unmasked;
+use crate::mask::{apply_mask, extend_unmasked};
 use crate::utf8::Utf8Validator;
 
 /// Which end of the connection this is. It decides the masking rule.
@@ -42,6 +42,88 @@ pub enum Message {
     Pong(Vec<u8>),
     /// The peer's close frame: `None` when it carried no status code (1005).
     Close(Option<CloseFrame>),
+}
+
+/// A message borrowed from the connection's read buffer, as
+/// [`Reader::read_ref`](crate::Reader::read_ref) returns it: the same five
+/// kinds as [`Message`], without a copy of the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageRef<'a> {
+    /// A text message: valid UTF-8.
+    Text(&'a str),
+    /// A binary message.
+    Binary(&'a [u8]),
+    /// A ping (already answered with a pong by the connection).
+    Ping(&'a [u8]),
+    /// A pong.
+    Pong(&'a [u8]),
+    /// The peer's close frame: `None` when it carried no status code (1005).
+    Close(Option<&'a CloseFrame>),
+}
+
+impl Message {
+    /// The message, borrowed.
+    pub fn as_message_ref(&self) -> MessageRef<'_> {
+        match self {
+            Message::Text(text) => MessageRef::Text(text),
+            Message::Binary(data) => MessageRef::Binary(data),
+            Message::Ping(data) => MessageRef::Ping(data),
+            Message::Pong(data) => MessageRef::Pong(data),
+            Message::Close(frame) => MessageRef::Close(frame.as_ref()),
+        }
+    }
+}
+
+impl MessageRef<'_> {
+    /// An owned copy, for keeping the message after the next read.
+    pub fn to_message(&self) -> Message {
+        match *self {
+            MessageRef::Text(text) => Message::Text(text.to_string()),
+            MessageRef::Binary(data) => Message::Binary(data.to_vec()),
+            MessageRef::Ping(data) => Message::Ping(data.to_vec()),
+            MessageRef::Pong(data) => Message::Pong(data.to_vec()),
+            MessageRef::Close(frame) => Message::Close(frame.cloned()),
+        }
+    }
+}
+
+/// What [`Receiver::feed_in_place`] found at the start of its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InPlace {
+    /// A whole message in one frame, unmasked where it lies: its payload is
+    /// `input[payload]`, and the frame took the first `used` bytes. A text
+    /// payload is not yet checked: [`text_payload`] does that.
+    Message {
+        /// `Text` or `Binary`.
+        opcode: Opcode,
+        /// Where the payload is in the input.
+        payload: std::ops::Range<usize>,
+        /// Bytes of input the frame took, header included.
+        used: usize,
+    },
+    /// The header is not complete yet: read more.
+    Incomplete,
+    /// A one-frame binary message of `frame_len` bytes (header included)
+    /// has begun: read more, and it can still be taken in place once it is
+    /// all there.
+    Partial {
+        /// Length of the whole frame, header included.
+        frame_len: u64,
+    },
+    /// Anything else — a control frame, a fragment, a text frame that has
+    /// not all arrived (its UTF-8 is checked as it comes) — is for
+    /// [`Receiver::feed`].
+    Feed,
+}
+
+/// A text payload taken in place, as `&str`.
+///
+/// RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as UTF-8
+/// but finds that the byte stream is not, in fact, a valid UTF-8 stream,
+/// that endpoint MUST _Fail the WebSocket Connection_."
+pub fn text_payload(payload: &[u8]) -> Result<&str, Error> {
+    std::str::from_utf8(payload)
+        .map_err(|_| Error::InvalidUtf8("text message is not valid UTF-8 (RFC 6455 §5.6, §8.1)"))
 }
 
 /// Size limits (§10.4: "implementations … MUST protect themselves against
@@ -165,9 +247,63 @@ impl Receiver {
         }
     }
 
-    /// Check a new frame header against the rules that depend on the
-    /// connection: masking direction, message state, limits.
-    fn start_frame(&mut self, header: FrameHeader) -> Result<InFrame, Error> {
+    /// Take a whole one-frame text or binary message from the start of
+    /// `input` without copying it: unmask it where it lies and say where it
+    /// is. The zero-copy path of [`Reader::read_ref`](crate::Reader::read_ref);
+    /// everything it does not take ([`InPlace::Feed`]) goes through
+    /// [`feed`](Self::feed), and it takes nothing while a message is being
+    /// assembled there. The header is checked by the same rules as in
+    /// `feed`.
+    ///
+    /// ```
+    /// use ws101::message::{InPlace, Limits, Receiver, Role};
+    /// use ws101::frame::Opcode;
+    /// // RFC 6455 §5.7: a masked "Hello" from a client.
+    /// let mut wire = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// let mut rx = Receiver::new(Role::Server, Limits::default());
+    /// assert_eq!(rx.feed_in_place(&mut wire[..1])?, InPlace::Incomplete);
+    /// let found = rx.feed_in_place(&mut wire)?;
+    /// assert_eq!(found, InPlace::Message { opcode: Opcode::Text, payload: 6..11, used: 11 });
+    /// assert_eq!(&wire[6..11], b"Hello");
+    /// # Ok::<(), ws101::Error>(())
+    /// ```
+    pub fn feed_in_place(&mut self, input: &mut [u8]) -> Result<InPlace, Error> {
+        if self.frame.is_some() || self.message.is_some() {
+            return Ok(InPlace::Feed);
+        }
+        let (header, n) = match parse_header(input)? {
+            Parsed::Incomplete => return Ok(InPlace::Incomplete),
+            Parsed::Complete(header, n) => (header, n),
+        };
+        if !header.fin || !matches!(header.opcode, Opcode::Text | Opcode::Binary) {
+            return Ok(InPlace::Feed);
+        }
+        self.check_header(&header)?;
+        if header.payload_len > self.limits.max_message_size {
+            return Err(Error::TooBig("message longer than max_message_size (RFC 6455 §10.4)"));
+        }
+        let frame_len = n as u64 + header.payload_len;
+        if (input.len() as u64) < frame_len {
+            return Ok(match header.opcode {
+                Opcode::Binary => InPlace::Partial { frame_len },
+                _ => InPlace::Feed,
+            });
+        }
+        let used = frame_len as usize;
+        if let Some(key) = header.mask {
+            // RFC 6455 §6.2 (server): "remove the masking from the payload".
+            apply_mask(&mut input[n..used], key, 0);
+        }
+        if let Some(observer) = self.observer {
+            (observer.header)(&input[..n], &header);
+            (observer.payload)(&header, &input[n..used]);
+        }
+        Ok(InPlace::Message { opcode: header.opcode, payload: n..used, used })
+    }
+
+    /// The rules every frame header must pass whatever came before it: the
+    /// masking direction and the frame size limit.
+    fn check_header(&self, header: &FrameHeader) -> Result<(), Error> {
         match (self.role, header.mask.is_some()) {
             // RFC 6455 §5.1: "The server MUST close the connection upon
             // receiving a frame that is not masked."
@@ -180,6 +316,13 @@ impl Receiver {
         if header.payload_len > self.limits.max_frame_size {
             return Err(Error::TooBig("frame payload longer than max_frame_size (RFC 6455 §10.4)"));
         }
+        Ok(())
+    }
+
+    /// Check a new frame header against the rules that depend on the
+    /// connection: masking direction, message state, limits.
+    fn start_frame(&mut self, header: FrameHeader) -> Result<InFrame, Error> {
+        self.check_header(&header)?;
         match (header.opcode, self.message) {
             // RFC 6455 §5.4: a continuation frame continues a message that a
             // text or binary frame with FIN=0 started; there is none.
@@ -265,7 +408,6 @@ mod tests {
     use super::*;
     use crate::close::CloseCode;
     use crate::frame::{encode_header, MAX_HEADER_LEN};
-    use crate::mask::apply_mask;
 
     const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -389,5 +531,39 @@ mod tests {
         let frame_ok = CloseFrame { code: CloseCode::NORMAL, reason: String::new() };
         assert_eq!(run(&close, 1).unwrap(), [Message::Close(Some(frame_ok))]);
         assert!(matches!(error_of(&frame(true, Opcode::Close, &[0x03])), Error::Protocol(_)));
+    }
+
+    #[test]
+    fn in_place_takes_only_whole_single_frame_data_messages() {
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        let mut binary = frame(true, Opcode::Binary, &[1, 2, 3, 4, 5]);
+        let len = binary.len() as u64;
+        // Incomplete binary: wait for the rest, in place.
+        assert_eq!(rx.feed_in_place(&mut binary[..8]).unwrap(), InPlace::Partial { frame_len: len });
+        assert_eq!(rx.feed_in_place(&mut binary[..1]).unwrap(), InPlace::Incomplete);
+        let found = rx.feed_in_place(&mut binary).unwrap();
+        assert_eq!(found, InPlace::Message { opcode: Opcode::Binary, payload: 6..11, used: 11 });
+        assert_eq!(&binary[6..], [1, 2, 3, 4, 5]);
+        // Incomplete text goes through feed, which checks UTF-8 as it arrives.
+        let mut text = frame(true, Opcode::Text, b"hello");
+        assert_eq!(rx.feed_in_place(&mut text[..8]).unwrap(), InPlace::Feed);
+        // Fragments and control frames go through feed too, and while a
+        // fragmented message is being assembled, everything does.
+        assert_eq!(rx.feed_in_place(&mut frame(true, Opcode::Ping, b"")).unwrap(), InPlace::Feed);
+        let start = frame(false, Opcode::Text, b"he");
+        assert_eq!(rx.feed_in_place(&mut start.clone()).unwrap(), InPlace::Feed);
+        assert_eq!(rx.feed(&start).unwrap(), (start.len(), None));
+        assert_eq!(rx.feed_in_place(&mut frame(true, Opcode::Binary, b"x")).unwrap(), InPlace::Feed);
+    }
+
+    #[test]
+    fn in_place_applies_the_header_rules() {
+        let mut rx = Receiver::new(Role::Server, Limits { max_frame_size: 4, max_message_size: 4 });
+        let mut unmasked_frame = vec![0x82, 0x01, 0xAA];
+        assert!(matches!(rx.feed_in_place(&mut unmasked_frame), Err(Error::Protocol(_))));
+        let mut too_big = frame(true, Opcode::Binary, b"12345");
+        assert!(matches!(rx.feed_in_place(&mut too_big), Err(Error::TooBig(_))));
+        assert!(matches!(text_payload(&[0xC0, 0xAF]), Err(Error::InvalidUtf8(_))));
+        assert_eq!(text_payload("é".as_bytes()).unwrap(), "é");
     }
 }

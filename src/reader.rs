@@ -22,7 +22,7 @@ use crate::close::{CloseCode, CloseFrame};
 use crate::connection::{Options, Writer, CLOSED, CLOSING, OPEN};
 use crate::error::{Error, Reply};
 use crate::frame::Opcode;
-use crate::message::{Message, Receiver, Role};
+use crate::message::{text_payload, InPlace, Message, MessageRef, Receiver, Role};
 use crate::trace;
 
 /// The read buffer starts small (the handshake's 8 KiB buffer goes on
@@ -40,6 +40,8 @@ pub struct Reader {
     start: usize,
     end: usize,
     receiver: Receiver,
+    /// The last message [`Reader::read_ref`] could not lend from `buf`.
+    owned: Option<Message>,
     writer: Writer,
     options: Options,
     /// Payload of our outstanding keepalive ping and when it was sent.
@@ -65,6 +67,7 @@ impl Reader {
             start,
             end,
             receiver,
+            owned: None,
             writer,
             options,
             ping: None,
@@ -98,22 +101,71 @@ impl Reader {
                 }
             }
             // 2. More bytes from the socket.
-            self.arm_timer()?;
-            match self.fill_buffer() {
-                Ok(()) => {}
-                Err(Error::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    self.on_timer()?;
-                }
-                Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e @ (Error::Io(_) | Error::ConnectionLost)) => {
-                    // RFC 6455 §7.1.5: TCP closed with no close frame: 1006.
-                    log::debug!("{:?}: {e}", self.writer.shared.peer);
-                    self.writer.shared.state.store(CLOSED, Ordering::Release);
-                    let _ = self.writer.shared.stream.shutdown(Shutdown::Both);
-                    return Err(e);
-                }
-                Err(e) => return Err(self.fail(e)),
+            self.read_more(0)?;
+        }
+    }
+
+    /// The next message, lent from the read buffer when it can be: a
+    /// message that arrived as one text or binary frame is unmasked where it
+    /// lies and returned without a copy (the zero-copy path,
+    /// `docs/07-messages.md`). Control frames and fragmented messages go
+    /// through [`read`](Self::read), and are lent from where it put them.
+    /// The loan ends at the next read; [`MessageRef::to_message`] keeps a
+    /// copy.
+    ///
+    /// Reply through a [`Writer`] taken before the loop:
+    ///
+    /// ```no_run
+    /// # fn echo(mut ws: ws101::WebSocket) -> Result<(), ws101::Error> {
+    /// use ws101::MessageRef;
+    /// let writer = ws.writer();
+    /// loop {
+    ///     match ws.read_ref()? {
+    ///         MessageRef::Text(text) => writer.send_text(text)?,
+    ///         MessageRef::Binary(data) => writer.send_binary(data)?,
+    ///         MessageRef::Close(_) => return Ok(()),
+    ///         MessageRef::Ping(_) | MessageRef::Pong(_) => {}
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn read_ref(&mut self) -> Result<MessageRef<'_>, Error> {
+        self.owned = None;
+        let (opcode, payload) = loop {
+            if self.writer.shared.state.load(Ordering::Acquire) == CLOSED {
+                return Err(Error::AlreadyClosed);
             }
+            let found = match self.receiver.feed_in_place(&mut self.buf[self.start..self.end]) {
+                Ok(found) => found,
+                Err(e) => return Err(self.fail(e)),
+            };
+            match found {
+                InPlace::Message { opcode, payload, used } => {
+                    let payload = self.start + payload.start..self.start + payload.end;
+                    self.start += used;
+                    // As in `handle`: data after our close is dropped.
+                    if !self.close_sent() {
+                        break (opcode, payload);
+                    }
+                }
+                InPlace::Incomplete => self.read_more(0)?,
+                InPlace::Partial { frame_len } if frame_len <= READ_BUFFER_MAX as u64 => {
+                    self.read_more(frame_len as usize)?
+                }
+                InPlace::Partial { .. } | InPlace::Feed => {
+                    let message = self.read()?;
+                    return Ok(self.owned.insert(message).as_message_ref());
+                }
+            }
+        };
+        let payload = &self.buf[payload];
+        match opcode {
+            Opcode::Text => match text_payload(payload) {
+                Ok(text) => Ok(MessageRef::Text(text)),
+                // Only fields other than `buf` here: the text above borrows it.
+                Err(e) => Err(fail(&self.writer, self.options.close_timeout, self.timeout_set, e)),
+            },
+            _ => Ok(MessageRef::Binary(payload)),
         }
     }
 
@@ -122,12 +174,43 @@ impl Reader {
         self.writer.clone()
     }
 
-    /// Read into the buffer. Whatever the receiver left there is at most
-    /// the start of a frame header (it takes every payload byte it is
-    /// given), so moving it to the front is cheap.
-    fn fill_buffer(&mut self) -> Result<(), Error> {
-        self.buf.copy_within(self.start..self.end, 0);
-        (self.start, self.end) = (0, self.end - self.start);
+    /// Read more bytes from the socket (`frame_len`: as in `fill_buffer`),
+    /// running the timers when the read times out.
+    fn read_more(&mut self, frame_len: usize) -> Result<(), Error> {
+        self.arm_timer()?;
+        match self.fill_buffer(frame_len) {
+            Ok(()) => Ok(()),
+            Err(Error::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                self.on_timer()
+            }
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e @ (Error::Io(_) | Error::ConnectionLost)) => {
+                // RFC 6455 §7.1.5: TCP closed with no close frame: 1006.
+                log::debug!("{:?}: {e}", self.writer.shared.peer);
+                self.writer.shared.state.store(CLOSED, Ordering::Release);
+                let _ = self.writer.shared.stream.shutdown(Shutdown::Both);
+                Err(e)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Read into the buffer. `buf[start..end]` is what the receiver left:
+    /// for `read`, at most the start of a frame header (it takes every
+    /// payload byte it is given), moved to the front, which is cheap; for
+    /// `read_ref`, the start of a frame of `frame_len` bytes that is to be
+    /// taken in place, moved to the front only when it would not fit where
+    /// it is, and the buffer grown if it would not fit at all.
+    fn fill_buffer(&mut self, frame_len: usize) -> Result<(), Error> {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if frame_len == 0 || self.start + frame_len > self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            (self.start, self.end) = (0, self.end - self.start);
+        }
+        if frame_len > self.buf.len() {
+            self.buf.resize(frame_len.next_power_of_two().min(READ_BUFFER_MAX).max(frame_len), 0);
+        }
         let n = (&self.writer.shared.stream).read(&mut self.buf[self.end..])?;
         if n == 0 {
             return Err(Error::ConnectionLost);
@@ -212,14 +295,7 @@ impl Reader {
     /// without waiting for the peer's close (§7.1.7: do not process further
     /// data, "including the responding Close frame").
     fn fail(&mut self, error: Error) -> Error {
-        log::info!("{:?}: failing the connection: {error}", self.writer.shared.peer);
-        if let Reply::Close(code) = error.reply() {
-            let _ = self.writer.send_close(Some(&CloseFrame { code, reason: String::new() }));
-        }
-        let _ = self.writer.shared.stream.shutdown(Shutdown::Write);
-        self.drain();
-        self.writer.shared.state.store(CLOSED, Ordering::Release);
-        error
+        fail(&self.writer, self.options.close_timeout, self.timeout_set, error)
     }
 
     /// Choose the read timeout for the next read: the time left before the
@@ -328,4 +404,16 @@ pub(crate) fn drain(mut stream: &TcpStream, timeout: Duration, timeout_set: Opti
             Ok(_) => {}
         }
     }
+}
+
+/// The body of `Reader::fail`, on the fields it needs.
+fn fail(writer: &Writer, close_timeout: Duration, timeout_set: Option<Duration>, error: Error) -> Error {
+    log::info!("{:?}: failing the connection: {error}", writer.shared.peer);
+    if let Reply::Close(code) = error.reply() {
+        let _ = writer.send_close(Some(&CloseFrame { code, reason: String::new() }));
+    }
+    let _ = writer.shared.stream.shutdown(Shutdown::Write);
+    drain(&writer.shared.stream, close_timeout, timeout_set);
+    writer.shared.state.store(CLOSED, Ordering::Release);
+    error
 }
