@@ -8,6 +8,7 @@
 //! |---|---|---|---|
 //! | TCP accept, one thread per connection | [`server`] | §4.2 | `docs/02-tcp-accept.md`, `docs/11-threads.md` |
 //! | HTTP request and response heads | [`http`] | §4.1, §4.2 | `docs/03-byte-stream.md` |
+//! | the server's side of the Upgrade, on one socket | [`upgrade`] | §4.2, §10.2 | `docs/04-handshake.md` |
 //! | the opening handshake | [`handshake`] | §1.3, §4 | `docs/04-handshake.md` |
 //! | the client and its URL, keys | [`client`] | §3, §4.1, §5.3 | `docs/04-handshake.md`, `docs/06-masking.md` |
 //! | frame headers | [`frame`] | §5.2, §5.7 | `docs/05-frames.md` |
@@ -22,8 +23,8 @@
 //!
 //! The pure modules (`http`, `handshake`, `frame`, `mask`, `message`,
 //! `utf8`, `close`, `error`) take bytes and return values or bytes; only
-//! `server`, `client`, `connection` and `reader` touch sockets, threads and
-//! clocks.
+//! `server`, `upgrade`, `client`, `connection` and `reader` touch sockets,
+//! threads and clocks.
 //!
 //! ```no_run
 //! use ws101::{Message, Server};
@@ -52,6 +53,7 @@ pub mod message;
 pub mod reader;
 pub mod server;
 pub mod trace;
+pub mod upgrade;
 pub mod utf8;
 
 pub use client::{connect, connect_with, ClientConfig};

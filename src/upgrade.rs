@@ -1,0 +1,231 @@
+//! Stage 2 — the server's side of the HTTP Upgrade, on one accepted socket.
+//!
+//! RFC 6455 §4.2.1 (reading the client's opening handshake), §4.2.2
+//! (sending the server's opening handshake), §10.2 (`Origin`), §10.7
+//! (refusing bad input). Chapters: `docs/03-byte-stream.md` (reading a head
+//! that arrives in pieces, under a deadline), `docs/04-handshake.md`,
+//! `docs/12-failing.md`.
+//!
+//! [`accept`] reads the request head (within the head limits and the
+//! handshake deadline), checks it with the pure `handshake` module, and
+//! answers `101 Switching Protocols` — the connection is then OPEN — or an
+//! HTTP error that names the broken rule, or, for a plain HTTP request, the
+//! application's [`HttpHandler`]. [`Server::serve`](crate::Server::serve)
+//! calls it on each connection's thread; code with its own accept loop can
+//! call it directly.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::connection::WebSocket;
+use crate::error::Error;
+use crate::frame::Parsed;
+use crate::handshake::{check_request, refusal, response_101};
+use crate::http::{self, parse_request, Request};
+use crate::message::Role;
+use crate::reader::drain;
+use crate::server::ServerConfig;
+use crate::trace;
+
+/// An application's answer to a plain HTTP request (one that is not a
+/// WebSocket upgrade): status, content type, body.
+pub type HttpReply = (u16, &'static str, Vec<u8>);
+
+/// Answers plain HTTP requests on the WebSocket port; `None` means "not
+/// mine", which becomes `404 Not Found`.
+pub type HttpHandler = Arc<dyn Fn(&Request) -> Option<HttpReply> + Send + Sync>;
+
+/// An [`HttpHandler`] body for a one-page site: `page` (HTML) at `/` for
+/// GET and HEAD, whatever the query; `405 Method Not Allowed` for other
+/// methods there (the server adds `Allow: GET, HEAD`); `None`, so `404`,
+/// for every other path.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ws101::{server::single_page, ServerConfig};
+/// const PAGE: &str = "<!doctype html><title>demo</title>";
+/// let config = ServerConfig { http: Some(Arc::new(|request| single_page(request, PAGE))), ..ServerConfig::default() };
+/// # let _ = config;
+/// ```
+pub fn single_page(request: &Request, page: &'static str) -> Option<HttpReply> {
+    let path = request.target.split('?').next().unwrap_or_default();
+    if path != "/" {
+        return None;
+    }
+    if request.method != "GET" && request.method != "HEAD" {
+        return Some((405, "text/plain; charset=utf-8", b"405 method not allowed: use GET\n".to_vec()));
+    }
+    Some((200, "text/html; charset=utf-8", page.as_bytes().to_vec()))
+}
+
+/// Which `Origin` values the server accepts (RFC 6455 §10.2, §4.2.2 step
+/// 4: refuse with 403). Browsers always send `Origin`; other clients
+/// usually do not, and can put anything there, so this protects browsers'
+/// users, not the server (`docs/12-failing.md`, cross-site WebSocket
+/// hijacking).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginPolicy {
+    /// Accept requests without `Origin`, and those whose `Origin` names the
+    /// same host and port as the `Host` header.
+    SameHost,
+    /// Accept requests without `Origin`, and these origins exactly (e.g.
+    /// `http://localhost:8080`).
+    Allow(Vec<String>),
+    /// Accept every origin.
+    Any,
+}
+
+impl OriginPolicy {
+    /// Is a request with these `Origin` and `Host` values acceptable?
+    ///
+    /// ```
+    /// use ws101::server::OriginPolicy;
+    /// let policy = OriginPolicy::SameHost;
+    /// assert!(policy.allows(None, "127.0.0.1:9001"));
+    /// assert!(policy.allows(Some("http://127.0.0.1:9001"), "127.0.0.1:9001"));
+    /// assert!(!policy.allows(Some("https://evil.example"), "127.0.0.1:9001"));
+    /// ```
+    pub fn allows(&self, origin: Option<&str>, host: &str) -> bool {
+        let Some(origin) = origin else {
+            return true;
+        };
+        match self {
+            OriginPolicy::Any => true,
+            OriginPolicy::Allow(list) => list.iter().any(|o| o.eq_ignore_ascii_case(origin)),
+            OriginPolicy::SameHost => {
+                let authority = match origin.split_once("://") {
+                    Some(("http", rest)) => rest.strip_suffix(":80").unwrap_or(rest),
+                    Some(("https", rest)) => rest.strip_suffix(":443").unwrap_or(rest),
+                    _ => return false, // "null" (a sandboxed page or a file://) and others
+                };
+                let host = host.strip_suffix(":80").unwrap_or(host);
+                authority.eq_ignore_ascii_case(host)
+            }
+        }
+    }
+}
+
+/// Run the server side of the opening handshake on an accepted socket.
+///
+/// Reads the request head (never more than `head_limits` allow, never
+/// longer than `handshake_timeout`), checks it (§4.2.1), and answers 101 or
+/// an HTTP error that names the broken rule. Plain HTTP requests go to
+/// `config.http`. On success the returned connection is OPEN.
+pub fn accept(stream: TcpStream, config: &ServerConfig) -> Result<WebSocket, Error> {
+    let peer = stream.peer_addr().ok();
+    accept_from(stream, peer, config)
+}
+
+/// [`accept`] when the peer's address is already known (from `accept()`).
+pub(crate) fn accept_from(
+    mut stream: TcpStream,
+    peer: Option<SocketAddr>,
+    config: &ServerConfig,
+) -> Result<WebSocket, Error> {
+    // Frames are written whole (one system call each), so Nagle's algorithm
+    // would only delay small frames waiting for an ACK: turn it off.
+    stream.set_nodelay(true)?;
+    let deadline = Instant::now() + config.handshake_timeout;
+    let linger = config.options.close_timeout.min(Duration::from_secs(2));
+    let mut buf = vec![0u8; config.head_limits.max_head_size];
+    let mut end = 0;
+    let (request, used) = loop {
+        match parse_request(&buf[..end], config.head_limits) {
+            Ok(Parsed::Complete(request, used)) => break (request, used),
+            Ok(Parsed::Incomplete) => {}
+            Err(e) => return Err(refuse_with(stream, e, linger)),
+        }
+        // The timeout bounds the whole head, not each read: a peer sending
+        // one byte every few seconds (slowloris) is cut off at the deadline.
+        if end == buf.len() {
+            let e = Error::Handshake { status: 431, reason: "request head larger than the limit (RFC 6585 §5)" };
+            return Err(refuse_with(stream, e, linger));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(refuse_with(
+                stream,
+                Error::Handshake { status: 408, reason: "request head not received in time" },
+                linger,
+            ));
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut buf[end..]) {
+            Ok(0) => return Err(Error::ConnectionLost),
+            Ok(n) => end += n,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Io(e)),
+        }
+    };
+    log::debug!("request: {} {}", request.method, request.target);
+    trace::handshake("<<", "request (RFC 6455 §4.1, §4.2.1)", &buf[..used]);
+
+    if !crate::handshake::is_upgrade_request(&request) {
+        if let Some(http) = &config.http {
+            let (status, content_type, body) =
+                http(&request).unwrap_or((404, "text/plain; charset=utf-8", b"not found\n".to_vec()));
+            log::info!("{} {} → {status}", request.method, request.target);
+            let mut fields = vec![("Content-Type", content_type), ("Connection", "close")];
+            // RFC 9110 §15.5.6: a 405 "MUST generate an Allow header field".
+            if status == 405 {
+                fields.push(("Allow", "GET, HEAD"));
+            }
+            let head = http::response_head(status, &fields, Some(body.len()));
+            // RFC 9110 §9.3.2: the answer to HEAD is the answer to GET without its body.
+            let body: &[u8] = if request.method == "HEAD" { &[] } else { &body };
+            let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body));
+            close_gently(&mut stream, linger);
+            return Err(Error::Handshake { status, reason: "plain HTTP request answered" });
+        }
+    }
+    let accepted = match check_request(&request, &config.subprotocols) {
+        Ok(accepted) => accepted,
+        Err(e) => return Err(refuse_with(stream, e, linger)),
+    };
+    // RFC 6455 §4.2.2 step 4: "If the server does not wish to accept this
+    // connection, it MUST return an appropriate HTTP error code (e.g., 403
+    // Forbidden) and abort the WebSocket handshake".
+    let origin = request.headers.get("Origin");
+    if !config.origins.allows(origin, request.headers.get("Host").unwrap_or("")) {
+        log::info!("refusing Origin {origin:?} for Host {:?}", request.headers.get("Host"));
+        let e = Error::Handshake { status: 403, reason: "Origin not allowed (RFC 6455 §10.2)" };
+        return Err(refuse_with(stream, e, linger));
+    }
+    stream.set_write_timeout(config.options.write_timeout)?;
+    if let Some(key) = request.headers.get("Sec-WebSocket-Key") {
+        trace::accept_key(key, &accepted.accept);
+    }
+    let response = response_101(&accepted);
+    trace::handshake(">>", "response (RFC 6455 §4.2.2)", response.as_bytes());
+    stream.write_all(response.as_bytes())?;
+    // RFC 6455 §4.2.2: after the 101, "the server considers the WebSocket
+    // connection to be established and that the WebSocket connection is in
+    // the OPEN state". Bytes after the head are the first frames.
+    let options = config.options.clone();
+    Ok(WebSocket::from_handshake(stream, Role::Server, (buf, used, end), accepted.protocol, peer, options))
+}
+
+/// Answer a refused handshake with its HTTP status, then close.
+fn refuse_with(stream: TcpStream, error: Error, linger: Duration) -> Error {
+    if let Error::Handshake { status, reason } = &error {
+        refuse(stream, *status, reason, linger);
+    }
+    error
+}
+
+pub(crate) fn refuse(mut stream: TcpStream, status: u16, reason: &str, linger: Duration) {
+    let _ = stream.set_write_timeout(Some(linger));
+    let response = refusal(status, reason);
+    trace::handshake(">>", "refusal (RFC 6455 §4.2.1, §4.2.2)", response.as_bytes());
+    let _ = stream.write_all(response.as_bytes());
+    close_gently(&mut stream, linger);
+}
+
+/// Half-close, then wait (bounded) for the peer's FIN.
+fn close_gently(stream: &mut TcpStream, linger: Duration) {
+    let _ = stream.shutdown(Shutdown::Write);
+    drain(stream, linger, None);
+}
