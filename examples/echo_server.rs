@@ -12,8 +12,9 @@
 //! connection, any other request is plain HTTP (RFC 6455 §4.1: the
 //! handshake "is an HTTP Upgrade request"), answered by [`http`].
 //!
-//! `tests/browser.rs` and `tests/peers.rs` include this file as a module and
-//! run [`config`] and [`echo`] against Chromium and Python's `websockets`.
+//! `tests/browser.rs`, `tests/peers.rs` and `tests/node.rs` include this file
+//! as a module and run [`config`] and [`echo`] against Chromium, Python's
+//! `websockets` and Node's `ws`.
 
 use std::sync::Arc;
 
