@@ -279,9 +279,7 @@ impl Receiver {
             return Ok(InPlace::Feed);
         }
         self.check_header(&header)?;
-        if header.payload_len > self.limits.max_message_size {
-            return Err(Error::TooBig("message longer than max_message_size (RFC 6455 §10.4)"));
-        }
+        self.check_message_size(header.payload_len)?;
         let frame_len = n as u64 + header.payload_len;
         if (input.len() as u64) < frame_len {
             return Ok(match header.opcode {
@@ -319,6 +317,15 @@ impl Receiver {
         Ok(())
     }
 
+    /// The message limit: the data already collected plus a data frame's
+    /// declared payload.
+    fn check_message_size(&self, payload_len: u64) -> Result<(), Error> {
+        if self.data.len() as u64 + payload_len > self.limits.max_message_size {
+            return Err(Error::TooBig("message longer than max_message_size (RFC 6455 §10.4)"));
+        }
+        Ok(())
+    }
+
     /// Check a new frame header against the rules that depend on the
     /// connection: masking direction, message state, limits.
     fn start_frame(&mut self, header: FrameHeader) -> Result<InFrame, Error> {
@@ -340,8 +347,8 @@ impl Receiver {
             }
             _ => {}
         }
-        if !header.opcode.is_control() && self.data.len() as u64 + header.payload_len > self.limits.max_message_size {
-            return Err(Error::TooBig("message longer than max_message_size (RFC 6455 §10.4)"));
+        if !header.opcode.is_control() {
+            self.check_message_size(header.payload_len)?;
         }
         let frame = InFrame { header, received: 0 };
         self.frame = Some(frame);

@@ -202,11 +202,8 @@ impl Reader {
     /// taken in place, moved to the front only when it would not fit where
     /// it is, and the buffer grown if it would not fit at all.
     fn fill_buffer(&mut self, frame_len: usize) -> Result<(), Error> {
-        if self.start == self.end {
-            (self.start, self.end) = (0, 0);
-        } else if frame_len == 0 || self.start + frame_len > self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
-            (self.start, self.end) = (0, self.end - self.start);
+        if self.start == self.end || frame_len == 0 || self.start + frame_len > self.buf.len() {
+            self.compact();
         }
         if frame_len > self.buf.len() {
             self.buf.resize(frame_len.next_power_of_two().min(READ_BUFFER_MAX).max(frame_len), 0);
@@ -224,11 +221,16 @@ impl Reader {
         Ok(())
     }
 
+    /// Move the unused bytes `buf[start..end]` to the front of the buffer.
+    fn compact(&mut self) {
+        self.buf.copy_within(self.start..self.end, 0);
+        (self.start, self.end) = (0, self.end - self.start);
+    }
+
     /// Give a grown read buffer back when the connection is quiet.
     fn shrink_buffer(&mut self) {
         if self.buf.len() > READ_BUFFER_MIN && self.end - self.start <= READ_BUFFER_MIN {
-            self.buf.copy_within(self.start..self.end, 0);
-            (self.start, self.end) = (0, self.end - self.start);
+            self.compact();
             self.buf.truncate(READ_BUFFER_MIN);
             self.buf.shrink_to_fit();
         }
