@@ -6,7 +6,17 @@
 //!
 //! [`connect`] is the Rust twin of the browser's `new WebSocket(url)`: parse
 //! the URL, open TCP (with a timeout), send the §4.1 request with a fresh
-//! random key, check the 101 response, and return the open connection.
+//! random key, check the 101 response, and return the open connection,
+//! which keeps the response ([`WebSocket::response`]). A refusal (any other
+//! status) is [`Error::Refused`], with its status, headers and body.
+//!
+//! Nothing the caller gives goes on the wire unchecked: the URL's host,
+//! path and query, header names and values, subprotocols and the origin
+//! are checked against the HTTP grammar before a byte is sent, so that no
+//! CR LF can add a header line of its own (RFC 9112 §2.2). Characters
+//! that a request target cannot hold but a URL may (non-ASCII, space,
+//! `" < > \ ^ { | }` and the backquote) are percent-encoded, as browsers
+//! do; control characters are refused.
 //! This is the only file that draws random bytes: masking keys and the
 //! handshake nonce come from the operating system (`/dev/urandom`), because
 //! the standard library has no cryptographic random generator and the
@@ -24,19 +34,32 @@ use crate::connection::{Options, WebSocket};
 use crate::error::Error;
 use crate::frame::Parsed;
 use crate::handshake::{check_response, client_request};
-use crate::http::{parse_response, HeadLimits};
+use crate::http::{check_field, decode_chunked, is_token, parse_response, HeadLimits, Response};
 use crate::message::Role;
 use crate::trace;
 
 /// Client settings.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// Subprotocols to offer, in order of preference.
+    /// Subprotocols to offer, in order of preference: tokens, each once
+    /// (RFC 6455 §4.1 item 10).
     pub subprotocols: Vec<String>,
-    /// Extra request header fields, e.g. `Origin` or `Authorization`.
+    /// The `Origin` to send, e.g. `http://localhost:8080` (a browser
+    /// always sends its page's; RFC 6454 §7). Default: none.
+    pub origin: Option<String>,
+    /// Extra request header fields, e.g. `Cookie` or `Authorization`. A
+    /// `Host` here replaces the one taken from the URL; the fields the
+    /// handshake writes itself (`Upgrade`, `Sec-WebSocket-Key`, …) are
+    /// refused.
     pub headers: Vec<(String, String)>,
     /// Time allowed for TCP connect and for the whole handshake. Default 10 s.
     pub open_timeout: Duration,
+    /// Limits on the server's response head. Default 16 KiB and 128 fields,
+    /// above what proxies and frameworks add to a 101.
+    pub head_limits: HeadLimits,
+    /// Most bytes of a refusal's body kept in [`Error::Refused`]; the rest
+    /// is not read. Default 64 KiB.
+    pub max_refusal_body: usize,
     /// Settings of the open connection.
     pub options: Options,
 }
@@ -45,11 +68,90 @@ impl Default for ClientConfig {
     fn default() -> ClientConfig {
         ClientConfig {
             subprotocols: Vec::new(),
+            origin: None,
             headers: Vec::new(),
             open_timeout: Duration::from_secs(10),
+            head_limits: HeadLimits { max_head_size: 16 * 1024, max_headers: 128 },
+            max_refusal_body: 64 * 1024,
             options: Options::default(),
         }
     }
+}
+
+/// Header fields that the handshake writes itself (RFC 6455 §4.1), or
+/// that would give the request a body.
+const HANDSHAKE_FIELDS: [&str; 8] = [
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Key",
+    "Sec-WebSocket-Version",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+    "Content-Length",
+    "Transfer-Encoding",
+];
+
+impl ClientConfig {
+    /// Check everything this configuration would put in the request, and
+    /// return the extra fields to send (`Origin` included), `Host` apart.
+    pub fn request_fields(&self) -> Result<(Option<String>, Vec<(String, String)>), Error> {
+        let bad = |why: String| Err(Error::Config(why));
+        for (i, protocol) in self.subprotocols.iter().enumerate() {
+            // RFC 6455 §4.1 item 10: "The elements that comprise this value
+            // MUST be non-empty strings with characters in the range U+0021 to
+            // U+007E not including separator characters … and MUST all be
+            // unique strings."
+            if !is_token(protocol) {
+                return bad(format!("subprotocol {protocol:?} is not a token (RFC 6455 §4.1, RFC 9110 §5.6.2)"));
+            }
+            if self.subprotocols[..i].contains(protocol) {
+                return bad(format!("subprotocol {protocol:?} is offered twice (RFC 6455 §4.1)"));
+            }
+        }
+        let mut host = None;
+        let mut fields = Vec::new();
+        if let Some(origin) = &self.origin {
+            if !is_origin(origin) {
+                return bad(format!("origin {origin:?} is not `scheme://host[:port]` or `null` (RFC 6454 §7.1)"));
+            }
+            fields.push(("Origin".to_string(), origin.clone()));
+        }
+        for (name, value) in &self.headers {
+            check_field(name, value).map_err(|why| Error::Config(format!("{why}; percent-encode or base64 it")))?;
+            if HANDSHAKE_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name)) {
+                return bad(format!("{name} is written by the handshake itself (use ClientConfig's fields)"));
+            }
+            if name.eq_ignore_ascii_case("Host") {
+                host = Some(value.clone());
+            } else if name.eq_ignore_ascii_case("Origin") && self.origin.is_some() {
+                return bad("Origin is given twice: in ClientConfig::origin and in headers".into());
+            } else {
+                fields.push((name.clone(), value.clone()));
+            }
+        }
+        Ok((host, fields))
+    }
+}
+
+/// A serialized origin (RFC 6454 §6.2): `scheme "://" host [ ":" port ]`,
+/// or `null`.
+fn is_origin(origin: &str) -> bool {
+    if origin == "null" {
+        return true;
+    }
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    !scheme.is_empty()
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        && !authority.is_empty()
+        && authority.bytes().all(|b| is_host_byte(b) || b"[]:".contains(&b))
+}
+
+/// A byte of a host name or IP literal (RFC 3986 §3.2.2: unreserved,
+/// sub-delims, `%` of a percent-encoding), never a space or CR LF.
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
 }
 
 /// The parts of a `ws://` URL (§3).
@@ -59,7 +161,9 @@ pub struct WsUrl {
     pub host: String,
     /// Port; 80 when the URL names none.
     pub port: u16,
-    /// The resource name: path and query, at least `/`.
+    /// The resource name: path and query, at least `/`, percent-encoded
+    /// where the URL held characters a request target cannot (RFC 9112
+    /// §3.2).
     pub resource: String,
 }
 
@@ -76,11 +180,18 @@ impl WsUrl {
     }
 }
 
-/// Parse `ws://host[:port][/path][?query]` (§3).
+/// Parse `ws://host[:port][/path][?query]` (§3). Non-ASCII characters,
+/// spaces, `" < > \ ^ { | }` and the backquote in the path and query are
+/// percent-encoded
+/// (UTF-8, as browsers do); a control character (CR, LF, tab, NUL, …) is
+/// refused, because it has no place in a URL and on the wire it could end
+/// the request line.
 ///
 /// ```
 /// let url = ws101::client::parse_url("ws://[::1]:9001/chat?room=1")?;
 /// assert_eq!((url.host.as_str(), url.port, url.resource.as_str()), ("::1", 9001, "/chat?room=1"));
+/// assert_eq!(ws101::client::parse_url("ws://h/café au lait")?.resource, "/caf%C3%A9%20au%20lait");
+/// assert!(ws101::client::parse_url("ws://h/x\r\nX-Injected: 1").is_err());
 /// assert!(ws101::client::parse_url("wss://example.com/").is_err()); // no TLS here
 /// # Ok::<(), ws101::Error>(())
 /// ```
@@ -117,9 +228,18 @@ pub fn parse_url(url: &str) -> Result<WsUrl, Error> {
             None => (authority, None),
         }
     };
-    if host.is_empty() || resource.contains(' ') {
-        return bad("no host, or spaces in the path");
+    if host.is_empty() {
+        return bad("no host");
     }
+    if !host.bytes().all(|b| is_host_byte(b) || b == b':') {
+        return bad(
+            "the host holds a character a host name cannot (a non-ASCII name goes in its ASCII, punycode, form)",
+        );
+    }
+    if resource.chars().any(char::is_control) {
+        return bad("a control character (CR, LF, tab, NUL, …) in the path or query: percent-encode it");
+    }
+    let resource = percent_encode_target(&resource);
     let port = match port {
         None => 80,
         Some(p) => match p.parse::<u16>() {
@@ -128,6 +248,21 @@ pub fn parse_url(url: &str) -> Result<WsUrl, Error> {
         },
     };
     Ok(WsUrl { host: host.to_string(), port, resource })
+}
+
+/// Percent-encode what a request target cannot hold as it is (RFC 9112
+/// §3.2, RFC 3986 §2): every byte that is not unreserved, a sub-delim,
+/// `:` `@` `/` `?` or an existing `%`.
+fn percent_encode_target(resource: &str) -> String {
+    let mut out = String::with_capacity(resource.len());
+    for &b in resource.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b) {
+            out.push(b as char);
+        } else {
+            out += &format!("%{b:02X}");
+        }
+    }
+    out
 }
 
 /// Open a WebSocket connection to a `ws://` URL with default settings.
@@ -146,6 +281,9 @@ pub fn connect(url: &str) -> Result<WebSocket, Error> {
 /// Open a WebSocket connection with the given settings.
 pub fn connect_with(url: &str, config: &ClientConfig) -> Result<WebSocket, Error> {
     let parsed = parse_url(url)?;
+    // Every piece of caller input is checked before TCP is even opened.
+    let (host, fields) = config.request_fields()?;
+    let host = host.unwrap_or_else(|| parsed.host_header());
     let deadline = Instant::now() + config.open_timeout;
     let addrs: Vec<SocketAddr> = (parsed.host.as_str(), parsed.port).to_socket_addrs()?.collect();
     let mut last_error = io::Error::new(io::ErrorKind::NotFound, "the host name has no address");
@@ -169,38 +307,37 @@ pub fn connect_with(url: &str, config: &ClientConfig) -> Result<WebSocket, Error
     let mut nonce = [0u8; 16];
     os_random(&mut nonce)?;
     let key = base64::engine::general_purpose::STANDARD.encode(nonce);
-    let request = client_request(&parsed.host_header(), &parsed.resource, &key, &config.subprotocols, &config.headers);
+    let request = client_request(&host, &parsed.resource, &key, &config.subprotocols, &fields);
     stream.set_write_timeout(Some(config.open_timeout))?;
     trace::handshake(">>", "request (RFC 6455 §4.1)", request.as_bytes());
     stream.write_all(request.as_bytes())?;
 
     // RFC 6455 §4.1: "the client MUST wait for a response from the server
     // before sending any further data".
-    let limits = HeadLimits::default();
+    let limits = config.head_limits;
     let mut buf = vec![0u8; limits.max_head_size];
     let mut end = 0;
-    let (response, used) = loop {
+    let (mut response, used) = loop {
         match parse_response(&buf[..end], limits)? {
             Parsed::Complete(response, used) => break (response, used),
             Parsed::Incomplete => {}
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::BadResponse("no complete response within the open timeout".into()));
-        }
-        stream.set_read_timeout(Some(left))?;
-        match stream.read(&mut buf[end..]) {
-            Ok(0) => return Err(Error::BadResponse(format!("the server closed the connection after {end} bytes"))),
-            Ok(n) => end += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => return Err(Error::Io(e)),
+        match read_before(&mut stream, &mut buf[end..], deadline)? {
+            Some(0) => return Err(Error::BadResponse(format!("the server closed the connection after {end} bytes"))),
+            Some(n) => end += n,
+            None => return Err(Error::BadResponse("no complete response within the open timeout".into())),
         }
     };
     trace::handshake("<<", "response (RFC 6455 §4.1, §4.2.2)", &buf[..used]);
+    // RFC 6455 §4.1: "If the status code received from the server is not
+    // 101, the client handles the response per HTTP [RFC2616] procedures":
+    // here, read its body (bounded) and hand the whole refusal back.
+    if response.status != 101 {
+        buf.truncate(end);
+        buf.drain(..used);
+        response.body = read_body(&mut stream, &response, buf, deadline, config.max_refusal_body);
+        return Err(Error::Refused(Box::new(response)));
+    }
     if let Some(accept) = response.headers.get("Sec-WebSocket-Accept") {
         trace::accept_key(&key, accept);
     }
@@ -210,7 +347,54 @@ pub fn connect_with(url: &str, config: &ClientConfig) -> Result<WebSocket, Error
     let mut ws =
         WebSocket::from_handshake(stream, Role::Client, (buf, used, end), protocol, peer, config.options.clone());
     ws.set_url(url);
+    ws.set_response(response);
     Ok(ws)
+}
+
+/// One read, waiting no later than `deadline`: `Some(n)` bytes (0 at
+/// EOF), `None` when the time is up.
+fn read_before(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> Result<Option<usize>, Error> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(Error::Io(e)),
+        }
+    }
+}
+
+/// The body of a refusal, framed as RFC 9112 §6.3 says: by
+/// `Content-Length`, by chunks, or until the server closes; never more
+/// than `max` bytes and never past `deadline` (what came by then is kept).
+fn read_body(stream: &mut TcpStream, response: &Response, mut body: Vec<u8>, deadline: Instant, max: usize) -> Vec<u8> {
+    let chunked = response.headers.has_token("Transfer-Encoding", "chunked");
+    let length = response.headers.get("Content-Length").and_then(|v| v.trim().parse::<usize>().ok());
+    // RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no content.
+    let wanted = match response.status {
+        100..=199 | 204 | 304 => Some(0),
+        _ if chunked => None,
+        _ => length,
+    };
+    let limit = wanted.unwrap_or(usize::MAX).min(max);
+    let mut chunk = [0u8; 4096];
+    while body.len() < limit && !(chunked && body.ends_with(b"0\r\n\r\n")) {
+        match read_before(stream, &mut chunk, deadline) {
+            Ok(Some(n)) if n > 0 => body.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    let mut body = if chunked { decode_chunked(&body) } else { body };
+    body.truncate(limit);
+    body
 }
 
 /// Fill `buf` from the operating system's cryptographic random source.

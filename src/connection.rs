@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use crate::close::{encode_close_payload, CloseCode, CloseFrame};
 use crate::error::Error;
 use crate::frame::{encode_header, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::http::{Request, Response};
 use crate::mask::apply_mask;
 use crate::message::{Limits, Message, MessageRef, Role};
 use crate::reader::Reader;
@@ -119,6 +120,8 @@ pub struct WebSocket {
     reader: Reader,
     writer: Writer,
     url: Option<String>,
+    request: Option<Request>,
+    response: Option<Response>,
 }
 
 impl WebSocket {
@@ -143,7 +146,7 @@ impl WebSocket {
         });
         let writer = Writer { shared };
         let reader = Reader::new(writer.clone(), (buf, start, end), options);
-        WebSocket { reader, writer, url: None }
+        WebSocket { reader, writer, url: None, request: None, response: None }
     }
 
     /// The next message. Pings are answered before they are returned; a
@@ -215,14 +218,34 @@ impl WebSocket {
         self.writer.shared.peer
     }
 
-    /// The URL this client connected to (the browser API's `url`); `None`
-    /// on the server side.
+    /// The URL this client connected to (the browser API's `url`); on the
+    /// server, the request's target (`/room/a?name=bo`).
     pub fn url(&self) -> Option<&str> {
-        self.url.as_deref()
+        self.url.as_deref().or(self.request.as_ref().map(|r| r.target.as_str()))
+    }
+
+    /// (Server) the request that opened this connection: path, query and
+    /// headers, as the application saw them when it decided.
+    pub fn request(&self) -> Option<&Request> {
+        self.request.as_ref()
+    }
+
+    /// (Client) the server's 101 response: status, reason and headers
+    /// (`Set-Cookie`, `Server`, …).
+    pub fn response(&self) -> Option<&Response> {
+        self.response.as_ref()
     }
 
     pub(crate) fn set_url(&mut self, url: &str) {
         self.url = Some(url.to_string());
+    }
+
+    pub(crate) fn set_request(&mut self, request: Request) {
+        self.request = Some(request);
+    }
+
+    pub(crate) fn set_response(&mut self, response: Response) {
+        self.response = Some(response);
     }
 }
 

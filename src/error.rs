@@ -15,6 +15,7 @@ use std::fmt;
 use std::io;
 
 use crate::close::CloseCode;
+use crate::http::Response;
 
 /// Everything that can go wrong on a WebSocket connection.
 #[derive(Debug)]
@@ -38,6 +39,10 @@ pub enum Error {
     /// (Client) the server's answer to the opening handshake was not a
     /// valid acceptance; the text says what the server sent.
     BadResponse(String),
+    /// (Client) the server refused the handshake: it answered with another
+    /// status than 101. The response has its status, reason, headers and
+    /// the start of its body (up to `ClientConfig::max_refusal_body`).
+    Refused(Box<Response>),
     /// The pong answering a keepalive ping did not arrive within the
     /// keepalive timeout: the peer is presumed dead. Close code 1011 is sent on the
     /// wire; the connection is reported closed with 1006 locally.
@@ -57,6 +62,10 @@ pub enum Error {
     Usage(&'static str),
     /// (Client) the URL given to [`connect`](crate::connect) cannot be used.
     Url(String),
+    /// (Client) a [`ClientConfig`](crate::ClientConfig) value cannot go on
+    /// the wire (a header value with CR LF, a subprotocol that is not a
+    /// token, …); nothing was sent.
+    Config(String),
 }
 
 /// What goes on the wire because of an error.
@@ -81,12 +90,14 @@ impl Error {
             Error::KeepaliveTimeout => Reply::Close(CloseCode::INTERNAL_ERROR),
             Error::Handshake { status, .. } => Reply::Http(*status),
             Error::BadResponse(_)
+            | Error::Refused(_)
             | Error::CloseTimeout
             | Error::ConnectionLost
             | Error::Io(_)
             | Error::AlreadyClosed
             | Error::Usage(_)
-            | Error::Url(_) => Reply::Nothing,
+            | Error::Url(_)
+            | Error::Config(_) => Reply::Nothing,
         }
     }
 
@@ -110,6 +121,7 @@ impl Error {
                 | Error::TooBig(_)
                 | Error::Handshake { .. }
                 | Error::BadResponse(_)
+                | Error::Refused(_)
         )
     }
 }
@@ -124,6 +136,14 @@ impl fmt::Display for Error {
                 write!(f, "handshake refused with HTTP {status}: {reason}")
             }
             Error::BadResponse(why) => write!(f, "bad handshake response: {why}"),
+            Error::Refused(response) => {
+                write!(f, "the server refused the handshake: {} {}", response.status, response.reason)?;
+                let body = String::from_utf8_lossy(&response.body);
+                match body.lines().next().map(str::trim).filter(|l| !l.is_empty()) {
+                    Some(line) => write!(f, ": {}", line.chars().take(200).collect::<String>()),
+                    None => Ok(()),
+                }
+            }
             Error::KeepaliveTimeout => {
                 write!(f, "keepalive: no answer to a ping within the timeout")
             }
@@ -135,6 +155,7 @@ impl fmt::Display for Error {
             Error::AlreadyClosed => write!(f, "the connection is already closed"),
             Error::Usage(why) => write!(f, "not allowed: {why}"),
             Error::Url(why) => write!(f, "bad URL: {why}"),
+            Error::Config(why) => write!(f, "not sent: {why}"),
         }
     }
 }

@@ -8,11 +8,21 @@
 //! request and builds the 101 response; the client builds a request and
 //! checks the response. Every refusal names the rule it enforces, and every
 //! server refusal carries the HTTP status to answer with.
+//!
+//! Between the check and the 101 the application decides (§4.2.2 step 4:
+//! "If the server does not wish to accept this connection, it MUST return
+//! an appropriate HTTP error code"): it sees an [`Upgrade`], the request
+//! with its offered subprotocols and extensions parsed once, and answers a
+//! [`Decision`]; [`response_for`] turns an acceptance into the 101 after
+//! checking that it keeps the RFC's promises.
+
+use std::fmt;
+use std::net::SocketAddr;
 
 use base64::Engine;
 
 use crate::error::Error;
-use crate::http::{self, is_tchar, Request, Response};
+use crate::http::{self, check_field, is_tchar, is_token, Headers, Request, Response};
 
 /// RFC 6455 §1.3: the GUID appended to the key, "a Globally Unique
 /// Identifier … in string form".
@@ -50,21 +60,93 @@ pub fn is_upgrade_request(req: &Request) -> bool {
     req.headers.has_token("Upgrade", "websocket")
 }
 
-/// Check a client's opening handshake (§4.2.1) and choose a subprotocol
-/// from `supported`, in the client's order of preference.
+/// One extension offered or agreed in `Sec-WebSocket-Extensions` (§9.1):
+/// a name and its parameters, `permessage-deflate; client_max_window_bits`
+/// is `permessage-deflate` with `client_max_window_bits` and no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension {
+    /// The extension's token, e.g. `permessage-deflate`.
+    pub name: String,
+    /// Its parameters in order, each with its value if it has one
+    /// (unquoted).
+    pub params: Vec<(String, Option<String>)>,
+}
+
+impl fmt::Display for Extension {
+    /// The §9.1 form, as it goes in the header.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        for (name, value) in &self.params {
+            match value {
+                Some(value) => write!(f, "; {name}={value}")?,
+                None => write!(f, "; {name}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parse `Sec-WebSocket-Extensions` values with the §9.1 grammar:
+///
+/// ```text
+/// extension-list = 1#extension
+/// extension = extension-token *( ";" extension-param )
+/// extension-param = token [ "=" (token | quoted-string) ]
+/// ```
+///
+/// "When using the quoted-string syntax variant, the value after
+/// quoted-string unescaping MUST conform to the 'token' ABNF."
 ///
 /// ```
-/// use ws101::{frame::Parsed, http::{parse_request, HeadLimits}, handshake::check_request};
-/// let head = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
-///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-///     Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
-/// let Parsed::Complete(req, _) = parse_request(head, HeadLimits::default())? else { panic!() };
-/// let accepted = check_request(&req, &["superchat".to_string()])?;
-/// assert_eq!(accepted.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-/// assert_eq!(accepted.protocol.as_deref(), Some("superchat"));
+/// use ws101::handshake::parse_extensions;
+/// let offers = parse_extensions(["permessage-deflate; client_max_window_bits, permessage-deflate; server_max_window_bits=\"10\""])?;
+/// assert_eq!(offers.len(), 2);
+/// assert_eq!(offers[1].params, [("server_max_window_bits".to_string(), Some("10".to_string()))]);
+/// assert_eq!(offers[0].to_string(), "permessage-deflate; client_max_window_bits");
+/// assert!(parse_extensions(["permessage-deflate; x=\"a b\""]).is_err());
 /// # Ok::<(), ws101::Error>(())
 /// ```
-pub fn check_request(req: &Request, supported: &[String]) -> Result<Accepted, Error> {
+pub fn parse_extensions<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Vec<Extension>, Error> {
+    let bad = Error::Handshake { status: 400, reason: "Sec-WebSocket-Extensions does not follow RFC 6455 §9.1" };
+    let mut out = Vec::new();
+    // Commas cannot occur inside a value: a quoted value must be a token.
+    for item in values.into_iter().flat_map(|v| v.split(',')).map(str::trim).filter(|t| !t.is_empty()) {
+        let mut parts = item.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        if !is_token(name) {
+            return Err(bad);
+        }
+        let mut params = Vec::new();
+        for param in parts {
+            let (key, value) = match param.split_once('=') {
+                Some((key, value)) => (key.trim(), Some(value.trim())),
+                None => (param, None),
+            };
+            let value = value.map(|v| v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v));
+            if !is_token(key) || value.is_some_and(|v| !is_token(v)) {
+                return Err(bad);
+            }
+            params.push((key.to_string(), value.map(String::from)));
+        }
+        out.push(Extension { name: name.to_string(), params });
+    }
+    Ok(out)
+}
+
+/// What a valid opening handshake offers: the key, the subprotocols and
+/// the extensions, each in the client's order of preference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// `Sec-WebSocket-Key`.
+    pub key: String,
+    /// `Sec-WebSocket-Protocol`, split into tokens.
+    pub protocols: Vec<String>,
+    /// `Sec-WebSocket-Extensions`, parsed (§9.1).
+    pub extensions: Vec<Extension>,
+}
+
+/// Check a client's opening handshake (§4.2.1) and parse what it offers.
+pub fn read_offer(req: &Request) -> Result<Offer, Error> {
     let refuse = |status, reason| Err(Error::Handshake { status, reason });
     // RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request".
     if req.method != "GET" {
@@ -72,6 +154,17 @@ pub fn check_request(req: &Request, supported: &[String]) -> Result<Accepted, Er
     }
     if req.minor_version < 1 {
         return refuse(400, "the opening handshake must be HTTP/1.1 or higher (RFC 6455 §4.2.1)");
+    }
+    // A GET has no body here (RFC 9110 §9.3.1: "content received in a GET
+    // request has no generally defined semantics"), and the bytes after
+    // the head are frames: a body would be read as frames, so refuse it.
+    // RFC 9112 §6.3: the body is framed by Transfer-Encoding or
+    // Content-Length.
+    if req.headers.get("Transfer-Encoding").is_some() || req.headers.all("Content-Length").any(|v| v.trim() != "0") {
+        return refuse(
+            400,
+            "an upgrade request has no body: no Transfer-Encoding, no Content-Length but 0 (RFC 9112 §6.3)",
+        );
     }
     // RFC 6455 §4.2.1: "A |Host| header field containing the server's authority."
     if req.headers.all("Host").count() != 1 {
@@ -105,16 +198,165 @@ pub fn check_request(req: &Request, supported: &[String]) -> Result<Accepted, Er
         Ok(nonce) if nonce.len() == 16 => {}
         _ => return refuse(400, "Sec-WebSocket-Key must be base64 of 16 bytes (RFC 6455 §4.2.1)"),
     }
-    let offered = token_list(req.headers.all("Sec-WebSocket-Protocol")).ok_or(Error::Handshake {
+    let protocols = token_list(req.headers.all("Sec-WebSocket-Protocol")).ok_or(Error::Handshake {
         status: 400,
         reason: "Sec-WebSocket-Protocol is not a list of tokens (RFC 6455 §4.1)",
     })?;
-    // RFC 6455 §4.2.2: the subprotocol chosen must be one the client offered;
-    // we take the first the client lists that we speak.
-    let protocol = offered.into_iter().find(|p| supported.iter().any(|s| s == p)).map(String::from);
-    // No extension is implemented, so Sec-WebSocket-Extensions is ignored:
-    // §9.1 lets the server decline every offer by not answering it.
-    Ok(Accepted { accept: accept_key(key), protocol })
+    let extensions = parse_extensions(req.headers.all("Sec-WebSocket-Extensions"))?;
+    Ok(Offer { key: key.to_string(), protocols: protocols.into_iter().map(String::from).collect(), extensions })
+}
+
+/// Check a client's opening handshake (§4.2.1) and choose a subprotocol
+/// from `supported`, in the client's order of preference.
+///
+/// ```
+/// use ws101::{frame::Parsed, http::{parse_request, HeadLimits}, handshake::check_request};
+/// let head = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
+/// let Parsed::Complete(req, _) = parse_request(head, HeadLimits::default())? else { panic!() };
+/// let accepted = check_request(&req, &["superchat".to_string()])?;
+/// assert_eq!(accepted.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// assert_eq!(accepted.protocol.as_deref(), Some("superchat"));
+/// # Ok::<(), ws101::Error>(())
+/// ```
+pub fn check_request(req: &Request, supported: &[String]) -> Result<Accepted, Error> {
+    let offer = read_offer(req)?;
+    Ok(Accepted { accept: accept_key(&offer.key), protocol: choose_protocol(&offer.protocols, supported) })
+}
+
+/// RFC 6455 §4.2.2: the subprotocol chosen must be one the client offered;
+/// this takes the first the client lists that the server speaks.
+pub fn choose_protocol(offered: &[String], supported: &[String]) -> Option<String> {
+    offered.iter().find(|p| supported.contains(p)).cloned()
+}
+
+/// A valid upgrade request, as the application sees it when it decides:
+/// the request, the peer, and what the request offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upgrade {
+    /// The request head: method, target, headers (see
+    /// [`Request::path`], [`Request::query_param`], [`Request::cookie`]).
+    pub request: Request,
+    /// The TCP peer: the client, or the proxy in front of it (which puts
+    /// the client in `X-Forwarded-For`).
+    pub peer: Option<SocketAddr>,
+    /// The key, the subprotocols and the extensions offered.
+    pub offer: Offer,
+}
+
+/// The application's answer to an [`Upgrade`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Answer 101 and open the connection.
+    Accept(Accept),
+    /// Answer with this response (any status, reason, headers and body)
+    /// and close: no WebSocket.
+    Refuse(Response),
+}
+
+/// What an acceptance adds to the 101.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accept {
+    /// The subprotocol, which must be one the client offered (§4.2.2).
+    pub protocol: Option<String>,
+    /// The extensions agreed, each one the client offered (§9.1) and one
+    /// this crate implements: today none, so this stays empty.
+    pub extensions: Vec<Extension>,
+    /// More header fields for the 101, e.g. `Set-Cookie`.
+    pub headers: Headers,
+}
+
+impl Decision {
+    /// Accept, with no subprotocol.
+    pub fn accept() -> Decision {
+        Decision::Accept(Accept::default())
+    }
+
+    /// Refuse with `status` and a plain-text body.
+    pub fn refuse(status: u16, text: &str) -> Decision {
+        Decision::Refuse(Response::new(status).with_text(text))
+    }
+
+    /// The same decision with one more header field, on the 101 or on the
+    /// refusal.
+    pub fn with_header(self, name: impl Into<String>, value: impl Into<String>) -> Decision {
+        match self {
+            Decision::Accept(mut accept) => {
+                accept.headers.append(name, value);
+                Decision::Accept(accept)
+            }
+            Decision::Refuse(response) => Decision::Refuse(response.with_header(name, value)),
+        }
+    }
+
+    /// The same decision with this subprotocol, if it accepts.
+    pub fn with_protocol(self, protocol: Option<&str>) -> Decision {
+        match self {
+            Decision::Accept(accept) => Decision::Accept(Accept { protocol: protocol.map(String::from), ..accept }),
+            refuse => refuse,
+        }
+    }
+
+    /// Does it accept?
+    pub fn is_accept(&self) -> bool {
+        matches!(self, Decision::Accept(_))
+    }
+}
+
+/// Extensions this crate implements, by name. None yet: an application
+/// that agrees to an offered extension gets a 500, not a broken stream.
+pub const IMPLEMENTED_EXTENSIONS: [&str; 0] = [];
+
+/// Header fields the handshake writes itself; an acceptance may not add
+/// them.
+const HANDSHAKE_FIELDS: [&str; 7] = [
+    "Upgrade",
+    "Connection",
+    "Sec-WebSocket-Accept",
+    "Sec-WebSocket-Protocol",
+    "Sec-WebSocket-Extensions",
+    "Content-Length",
+    "Transfer-Encoding",
+];
+
+/// The 101 for an acceptance of `upgrade`, after checking that it keeps
+/// the RFC's promises; the error says which one it breaks (the server then
+/// answers 500: the fault is the application's, not the client's).
+pub fn response_for(upgrade: &Upgrade, accept: &Accept) -> Result<(String, Accepted), String> {
+    // RFC 6455 §4.2.2 step 4, /subprotocol/: "The value chosen MUST be
+    // derived from the client's handshake".
+    if let Some(protocol) = &accept.protocol {
+        if !upgrade.offer.protocols.contains(protocol) {
+            return Err(format!("subprotocol {protocol:?} was not offered: {:?}", upgrade.offer.protocols));
+        }
+    }
+    for extension in &accept.extensions {
+        // RFC 6455 §9.1: the server's extensions "MUST be chosen from the
+        // extensions offered by the client".
+        if !upgrade.offer.extensions.iter().any(|offer| offer.name == extension.name) {
+            return Err(format!("extension {} was not offered", extension.name));
+        }
+        if !IMPLEMENTED_EXTENSIONS.contains(&extension.name.as_str()) {
+            return Err(format!("extension {} is not implemented by ws101", extension.name));
+        }
+    }
+    for (name, value) in accept.headers.iter() {
+        check_field(name, value)?;
+        if HANDSHAKE_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name)) {
+            return Err(format!("{name} is written by the handshake itself"));
+        }
+    }
+    let accepted = Accepted { accept: accept_key(&upgrade.offer.key), protocol: accept.protocol.clone() };
+    let mut head = response_101(&accepted);
+    head.truncate(head.len() - 2); // reopen the head for the extra fields
+    for extension in &accept.extensions {
+        head += &format!("Sec-WebSocket-Extensions: {extension}\r\n");
+    }
+    for (name, value) in accept.headers.iter() {
+        head += &format!("{name}: {value}\r\n");
+    }
+    Ok((head + "\r\n", accepted))
 }
 
 /// The server's 101 response (§4.2.2 step 5).
@@ -140,13 +382,17 @@ pub fn response_101(accepted: &Accepted) -> String {
 /// 426 carries `Sec-WebSocket-Version: 13` (§4.2.2, §4.4); a 503 a
 /// `Retry-After`.
 pub fn refusal(status: u16, reason: &str) -> String {
-    let mut fields = vec![("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")];
+    String::from_utf8_lossy(&refusal_response(status, reason).to_bytes(true)).into_owned()
+}
+
+/// [`refusal`] as a [`Response`], for an application to start from.
+pub fn refusal_response(status: u16, reason: &str) -> Response {
+    let response = Response::new(status).with_text(&format!("{reason}\n"));
     match status {
-        426 => fields.push(("Sec-WebSocket-Version", WEBSOCKET_VERSION)),
-        503 => fields.push(("Retry-After", "1")),
-        _ => {}
+        426 => response.with_header("Sec-WebSocket-Version", WEBSOCKET_VERSION),
+        503 => response.with_header("Retry-After", "1"),
+        _ => response,
     }
-    http::response(status, &fields, &format!("{reason}\n"))
 }
 
 /// The client's opening handshake (§4.1). `key` is the base64 of 16 fresh

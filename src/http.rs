@@ -1,8 +1,10 @@
 //! Stage 2a — HTTP/1.1 heads: the text before the WebSocket bytes.
 //!
 //! RFC 6455 §4.1–§4.2 (the handshake is an HTTP request and response),
-//! RFC 9112 §2–§5 (message format, request line, status line, fields).
-//! Chapter: `docs/03-byte-stream.md` and `docs/04-handshake.md`.
+//! RFC 9112 §2–§6 (message format, request line, status line, fields,
+//! body), RFC 9110 §5.5 (field values) and §15 (status codes), RFC 6265
+//! §5.4 (`Cookie`). Chapter: `docs/03-byte-stream.md` and
+//! `docs/04-handshake.md`.
 //!
 //! A pure push parser in the style of httparse: give it the bytes read so
 //! far; it returns [`Parsed::Incomplete`] while they are a valid prefix of
@@ -10,6 +12,11 @@
 //! or an error as soon as a byte makes the head impossible (binary garbage
 //! or a TLS ClientHello is refused at its first byte, not after a timeout).
 //! Bytes after the head are not touched: they belong to the WebSocket stream.
+//!
+//! The same [`Response`] type goes the other way: what an application
+//! builds (a refusal, a plain-HTTP answer) is checked against the grammar
+//! by [`Response::check`] before a byte of it is written, so that no value
+//! can put a line break, and with it a header of its own, on the wire.
 
 use crate::error::Error;
 use crate::frame::Parsed;
@@ -53,6 +60,17 @@ impl Headers {
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.all(name).flat_map(|v| v.split(',')).any(|t| t.trim().eq_ignore_ascii_case(token))
     }
+
+    /// Add a field after the others (a second `Set-Cookie` is a second
+    /// field, RFC 9110 §5.3).
+    pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.push((name.into(), value.into()));
+    }
+
+    /// Every field, in order, as `(name, value)`.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
 }
 
 /// A parsed request head.
@@ -60,7 +78,8 @@ impl Headers {
 pub struct Request {
     /// `GET`, `POST`, …
     pub method: String,
-    /// The request target, e.g. `/chat?room=1`.
+    /// The request target as sent: `/chat?room=1`, or in absolute form
+    /// `http://example.com/chat?room=1` (RFC 9112 §3.2).
     pub target: String,
     /// The minor version of `HTTP/1.x`.
     pub minor_version: u8,
@@ -68,15 +87,180 @@ pub struct Request {
     pub headers: Headers,
 }
 
-/// A parsed response head.
+impl Request {
+    /// The path of the target, `/chat` for `/chat?room=1` and for
+    /// `http://example.com/chat?room=1`. RFC 9112 §3.2.2: "A server MUST
+    /// accept the absolute-form in requests".
+    ///
+    /// ```
+    /// # use ws101::http::{Headers, Request};
+    /// let r = |target: &str| Request { method: "GET".into(), target: target.into(), minor_version: 1, headers: Headers::default() };
+    /// assert_eq!(r("/room/a?name=bo").path(), "/room/a");
+    /// assert_eq!(r("http://example.com/room/a?name=bo").path(), "/room/a");
+    /// assert_eq!(r("http://example.com").path(), "/");
+    /// assert_eq!(r("/room/a?name=bo%20b&x").query_param("name").as_deref(), Some("bo b"));
+    /// ```
+    pub fn path(&self) -> &str {
+        let (_, rest) = self.split_absolute();
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            "/"
+        } else {
+            path
+        }
+    }
+
+    /// The query of the target, without the `?`, if there is one.
+    pub fn query(&self) -> Option<&str> {
+        self.split_absolute().1.split_once('?').map(|(_, query)| query)
+    }
+
+    /// The first value of `name` in the query, percent-decoded (`+` is a
+    /// space, as in HTML forms).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query()?.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key) == name).then(|| percent_decode(value))
+        })
+    }
+
+    /// The value of the cookie `name` in the `Cookie` fields (RFC 6265
+    /// §5.4: `name=value` pairs separated by `; `), quotes removed.
+    ///
+    /// ```
+    /// # use ws101::http::{Headers, Request};
+    /// let headers = Headers(vec![("Cookie".into(), "theme=dark; token=\"s3cret\"".into())]);
+    /// let r = Request { method: "GET".into(), target: "/".into(), minor_version: 1, headers };
+    /// assert_eq!(r.cookie("token"), Some("s3cret"));
+    /// assert_eq!(r.cookie("theme"), Some("dark"));
+    /// assert_eq!(r.cookie("them"), None);
+    /// ```
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers.all("Cookie").flat_map(|v| v.split(';')).find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            (key.trim() == name).then(|| value.trim().trim_matches('"'))
+        })
+    }
+
+    /// The authority the request is for: the host of an absolute-form
+    /// target (RFC 9112 §3.2.2: the server "MUST ignore the received Host
+    /// header field" then), else the `Host` field.
+    pub fn authority(&self) -> Option<&str> {
+        match self.split_absolute() {
+            (Some(authority), _) => Some(authority),
+            (None, _) => self.headers.get("Host"),
+        }
+    }
+
+    /// `(authority, path and query)` of an absolute-form target, or
+    /// `(None, target)` for the origin form.
+    fn split_absolute(&self) -> (Option<&str>, &str) {
+        let Some((scheme, rest)) = self.target.split_once("://") else {
+            return (None, &self.target);
+        };
+        if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
+            return (None, &self.target);
+        }
+        match rest.find(['/', '?']) {
+            Some(i) => (Some(&rest[..i]), &rest[i..]),
+            None => (Some(rest), ""),
+        }
+    }
+}
+
+/// An HTTP response: one parsed by the client, or one the server writes
+/// (a refusal, a plain-HTTP answer), built with [`Response::new`] and its
+/// `with_…` methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     /// The status code, e.g. 101.
     pub status: u16,
     /// The reason phrase, e.g. `Switching Protocols`.
     pub reason: String,
-    /// The header fields.
+    /// The header fields. When it is written, `Content-Length` is added
+    /// (from the body) and `Connection: close`, unless present.
     pub headers: Headers,
+    /// The body: what was read of it (up to the client's limit), or what
+    /// will be sent.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A response with the status's standard reason phrase, no fields and
+    /// no body.
+    ///
+    /// ```
+    /// use ws101::http::Response;
+    /// let r = Response::new(401).with_header("WWW-Authenticate", "Bearer").with_text("log in first\n");
+    /// let bytes = r.to_bytes(true);
+    /// assert!(bytes.starts_with(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\n"));
+    /// assert!(bytes.ends_with(b"Content-Length: 13\r\nConnection: close\r\n\r\nlog in first\n"));
+    /// ```
+    pub fn new(status: u16) -> Response {
+        Response { status, reason: reason_phrase(status).into(), headers: Headers::default(), body: Vec::new() }
+    }
+
+    /// The same, with another reason phrase.
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Response {
+        self.reason = reason.into();
+        self
+    }
+
+    /// The same, with one more header field.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Response {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// The same, with a body of this content type.
+    pub fn with_body(self, content_type: &str, body: impl Into<Vec<u8>>) -> Response {
+        Response { body: body.into(), ..self.with_header("Content-Type", content_type) }
+    }
+
+    /// The same, with a plain-text body.
+    pub fn with_text(self, text: &str) -> Response {
+        self.with_body("text/plain; charset=utf-8", text)
+    }
+
+    /// Is every part of it fit for the wire? A status of three digits, a
+    /// reason phrase and field values without CR, LF or NUL (RFC 9112 §4,
+    /// RFC 9110 §5.5), field names that are tokens (RFC 9110 §5.1).
+    pub fn check(&self) -> Result<(), String> {
+        if !(100..=999).contains(&self.status) {
+            return Err(format!("status {} is not three digits (RFC 9110 §15)", self.status));
+        }
+        if !is_field_value(&self.reason) {
+            return Err(format!("reason phrase {:?} holds a control character (RFC 9112 §4)", self.reason));
+        }
+        for (name, value) in self.headers.iter() {
+            check_field(name, value)?;
+        }
+        Ok(())
+    }
+
+    /// The response as bytes: status line, fields, `Content-Length` (but
+    /// for a 1xx, RFC 9110 §8.6) and `Connection: close` unless the fields
+    /// have them, blank line, and the body when `with_body` (false answers
+    /// a `HEAD`, RFC 9110 §9.3.2). Call [`check`](Response::check) first.
+    pub fn to_bytes(&self, with_body: bool) -> Vec<u8> {
+        let mut out = format!("HTTP/1.1 {} {}\r\n", self.status, self.reason);
+        for (name, value) in self.headers.iter() {
+            out += &format!("{name}: {value}\r\n");
+        }
+        if self.status >= 200 {
+            if self.headers.get("Content-Length").is_none() {
+                out += &format!("Content-Length: {}\r\n", self.body.len());
+            }
+            if self.headers.get("Connection").is_none() {
+                out += "Connection: close\r\n";
+            }
+        }
+        let mut out = (out + "\r\n").into_bytes();
+        if with_body {
+            out.extend_from_slice(&self.body);
+        }
+        out
+    }
 }
 
 /// Parse a request head from the start of `buf`.
@@ -93,19 +277,22 @@ pub struct Response {
 pub fn parse_request(buf: &[u8], limits: HeadLimits) -> Result<Parsed<Request>, Error> {
     let bad = |reason| Error::Handshake { status: 400, reason };
     let Some((lines, used)) = split_head(buf, limits).map_err(|e| match e {
-        HeadError::TooLarge(reason) => Error::Handshake { status: 431, reason },
+        HeadError::TooLong => {
+            Error::Handshake { status: 431, reason: "request head larger than the limit (RFC 6585 §5)" }
+        }
+        HeadError::TooManyFields => Error::Handshake { status: 431, reason: "too many header fields (RFC 6585 §5)" },
         HeadError::Malformed(reason) => bad(reason),
     })?
     else {
         return Ok(Parsed::Incomplete);
     };
     // RFC 9112 §3: request-line = method SP request-target SP HTTP-version
-    let mut parts = lines[0].split(' ');
+    let mut parts = lines.start.split(' ');
     let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad("request line is not `METHOD target HTTP/1.1` (RFC 9112 §3)"));
     };
-    if method.is_empty() || !method.bytes().all(is_tchar) {
+    if !is_token(method) {
         return Err(bad("method is not a token (RFC 9112 §3.1)"));
     }
     if target.is_empty() {
@@ -115,21 +302,24 @@ pub fn parse_request(buf: &[u8], limits: HeadLimits) -> Result<Parsed<Request>, 
         Some(minor) if minor.len() == 1 && minor.as_bytes()[0].is_ascii_digit() => minor.as_bytes()[0] - b'0',
         _ => return Err(bad("not an HTTP/1.x request (RFC 9112 §2.3)")),
     };
-    let headers = parse_fields(&lines[1..]).map_err(bad)?;
+    let headers = parse_fields(&lines.fields).map_err(bad)?;
     Ok(Parsed::Complete(Request { method: method.into(), target: target.into(), minor_version, headers }, used))
 }
 
-/// Parse a response head from the start of `buf` (the client side).
+/// Parse a response head from the start of `buf` (the client side). The
+/// body, if any, is not read: `body` is empty.
 pub fn parse_response(buf: &[u8], limits: HeadLimits) -> Result<Parsed<Response>, Error> {
     let bad = |why: &str| Error::BadResponse(why.to_string());
     let Some((lines, used)) = split_head(buf, limits).map_err(|e| match e {
-        HeadError::TooLarge(why) | HeadError::Malformed(why) => bad(why),
+        HeadError::TooLong => bad("response head larger than the limit (ClientConfig::head_limits)"),
+        HeadError::TooManyFields => bad("too many header fields in the response head (ClientConfig::head_limits)"),
+        HeadError::Malformed(why) => bad(&why.replace("request", "response")),
     })?
     else {
         return Ok(Parsed::Incomplete);
     };
     // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
-    let line = lines[0];
+    let line = lines.start;
     let mut parts = line.splitn(3, ' ');
     let (Some(version), Some(code)) = (parts.next(), parts.next()) else {
         return Err(bad(&format!("status line is not `HTTP/1.1 code reason`: {line:?}")));
@@ -138,9 +328,9 @@ pub fn parse_response(buf: &[u8], limits: HeadLimits) -> Result<Parsed<Response>
         Ok(status) if version.starts_with("HTTP/1.") && code.len() == 3 => status,
         _ => return Err(bad(&format!("status line is not `HTTP/1.1 code reason`: {line:?}"))),
     };
-    let headers = parse_fields(&lines[1..]).map_err(bad)?;
+    let headers = parse_fields(&lines.fields).map_err(bad)?;
     let reason = parts.next().unwrap_or("").to_string();
-    Ok(Parsed::Complete(Response { status, reason, headers }, used))
+    Ok(Parsed::Complete(Response { status, reason, headers, body: Vec::new() }, used))
 }
 
 /// Build a whole HTTP/1.1 response: status line, fields, blank line, body.
@@ -168,88 +358,68 @@ pub fn response_head(status: u16, fields: &[(&str, &str)], content_length: Optio
     out + "\r\n"
 }
 
-/// The reason phrase for the statuses this crate sends (RFC 9110 §15).
+/// The reason phrase of a status (RFC 9110 §15, RFC 6585): every status
+/// this crate sends and the common ones an application chooses; for
+/// another, the name of its class. RFC 9112 §4: "A client SHOULD ignore
+/// the reason-phrase content", so it is for people reading the wire.
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
+        100 => "Continue",
         101 => "Switching Protocols",
         200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
         408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
         426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
-        _ => "Unknown",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        100..=199 => "Informational",
+        200..=299 => "Success",
+        300..=399 => "Redirection",
+        400..=499 => "Client Error",
+        _ => "Server Error",
     }
 }
 
-enum HeadError {
-    TooLarge(&'static str),
-    Malformed(&'static str),
-}
-
-/// Find the end of the head and split it into lines, checking every byte
-/// as it comes: `Ok(None)` while the bytes are a plausible prefix.
-fn split_head(buf: &[u8], limits: HeadLimits) -> Result<Option<(Vec<&str>, usize)>, HeadError> {
-    let mut lines = Vec::new();
-    let mut start = 0;
-    loop {
-        let rest = &buf[start..buf.len().min(limits.max_head_size)];
-        // Every byte of a head is visible ASCII, space or tab, or the CRLF
-        // that ends a line (RFC 9112 §2.2, §5); anything else means this is
-        // not HTTP at all.
-        let end = rest.iter().position(|&b| !(b == b'\t' || (b' '..=b'~').contains(&b)));
-        let Some(end) = end else {
-            return if buf.len() >= limits.max_head_size {
-                Err(HeadError::TooLarge("request head larger than the limit (RFC 6585 §5)"))
-            } else {
-                Ok(None)
-            };
-        };
-        match &rest[end..] {
-            [b'\r', b'\n', ..] => {}
-            [b'\r'] if buf.len() < limits.max_head_size => return Ok(None),
-            [b'\r'] => return Err(HeadError::TooLarge("request head larger than the limit (RFC 6585 §5)")),
-            _ if start == 0 && end == 0 => {
-                return Err(HeadError::Malformed("not an HTTP request: binary data (a TLS ClientHello?)"))
-            }
-            _ => return Err(HeadError::Malformed("a line does not end in CRLF (RFC 9112 §2.2)")),
-        }
-        let line = std::str::from_utf8(&rest[..end]).map_err(|_| HeadError::Malformed("non-ASCII head"))?;
-        start += end + 2;
-        if line.is_empty() {
-            if lines.is_empty() {
-                return Err(HeadError::Malformed("empty request line (RFC 9112 §2.2)"));
-            }
-            return Ok(Some((lines, start)));
-        }
-        // One start line plus the fields.
-        if lines.len() > limits.max_headers {
-            return Err(HeadError::TooLarge("too many header fields (RFC 6585 §5)"));
-        }
-        lines.push(line);
-    }
-}
-
-/// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 §5).
-fn parse_fields(lines: &[&str]) -> Result<Headers, &'static str> {
-    let mut fields = Vec::with_capacity(lines.len());
-    for line in lines {
-        if line.starts_with([' ', '\t']) {
-            return Err("obsolete line folding (RFC 9112 §5.2)");
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err("header line without a colon (RFC 9112 §5)");
-        };
-        if name.is_empty() || !name.bytes().all(is_tchar) {
-            return Err("header name is not a token (RFC 9110 §5.1)");
-        }
-        fields.push((name.to_string(), value.trim_matches([' ', '\t']).to_string()));
-    }
-    Ok(Headers(fields))
+/// A `token` (RFC 9110 §5.6.2): one or more [`is_tchar`] characters.
+/// Header names, methods, subprotocols and extension names are tokens.
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_tchar)
 }
 
 /// `tchar` of RFC 9110 §5.6.2: the characters allowed in a token.
@@ -257,6 +427,167 @@ pub fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// A `field-value` (RFC 9110 §5.5): visible characters, spaces and tabs,
+/// and bytes from 0x80 (obs-text; a UTF-8 character is made of those),
+/// never CR, LF, NUL or another control character.
+pub fn is_field_value(s: &str) -> bool {
+    s.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80)
+}
+
+/// Check one header field the application wants on the wire.
+pub fn check_field(name: &str, value: &str) -> Result<(), String> {
+    if !is_token(name) {
+        return Err(format!("header name {name:?} is not a token (RFC 9110 §5.1)"));
+    }
+    // RFC 9110 §5.5: "Field values containing CR, LF, or NUL characters
+    // are invalid and dangerous".
+    if !is_field_value(value) || value.starts_with([' ', '\t']) || value.ends_with([' ', '\t']) {
+        return Err(format!(
+            "the value of {name} holds a control character or surrounding space (RFC 9110 §5.5): {value:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// `%XX` escapes to bytes and `+` to a space; the bytes are read as UTF-8
+/// (a bad sequence becomes U+FFFD). A `%` without two hex digits stays.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The content of a `Transfer-Encoding: chunked` body (RFC 9112 §7.1):
+/// each chunk is its size in hex, CRLF, the bytes, CRLF; size 0 ends it.
+/// What is cut short keeps the chunks that arrived whole or in part.
+pub fn decode_chunked(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        // chunk-size [ chunk-ext ] CRLF; extensions are ignored.
+        let size_text = String::from_utf8_lossy(&data[..line_end]);
+        let size_text = size_text.split(';').next().unwrap_or_default().trim();
+        let Ok(size) = usize::from_str_radix(size_text, 16) else {
+            return out;
+        };
+        if size == 0 {
+            return out;
+        }
+        data = &data[line_end + 2..];
+        let take = size.min(data.len());
+        out.extend_from_slice(&data[..take]);
+        data = &data[take..];
+        data = data.strip_prefix(b"\r\n").unwrap_or(data);
+        if take < size {
+            return out;
+        }
+    }
+}
+
+enum HeadError {
+    TooLong,
+    TooManyFields,
+    Malformed(&'static str),
+}
+
+/// The lines of a head: the start line, ASCII, and the field lines, which
+/// may carry obs-text.
+struct Lines<'a> {
+    start: &'a str,
+    fields: Vec<&'a [u8]>,
+}
+
+/// Find the end of the head and split it into lines, checking every byte
+/// as it comes: `Ok(None)` while the bytes are a plausible prefix.
+fn split_head(buf: &[u8], limits: HeadLimits) -> Result<Option<(Lines<'_>, usize)>, HeadError> {
+    let mut start_line = None;
+    let mut fields = Vec::new();
+    let mut start = 0;
+    loop {
+        let rest = &buf[start..buf.len().min(limits.max_head_size)];
+        // The start line is visible ASCII and spaces (RFC 9112 §3, §4); a
+        // field line may also hold obs-text, bytes from 0x80 (RFC 9110
+        // §5.5). Anything else but the CRLF that ends a line means this is
+        // not HTTP, or a value hides a control character.
+        let allowed = |b: u8| b == b'\t' || (b' '..=b'~').contains(&b) || (b >= 0x80 && start_line.is_some());
+        let Some(end) = rest.iter().position(|&b| !allowed(b)) else {
+            return if buf.len() >= limits.max_head_size { Err(HeadError::TooLong) } else { Ok(None) };
+        };
+        match &rest[end..] {
+            [b'\r', b'\n', ..] => {}
+            [b'\r'] if buf.len() < limits.max_head_size => return Ok(None),
+            [b'\r'] => return Err(HeadError::TooLong),
+            _ if start == 0 && end == 0 => {
+                return Err(HeadError::Malformed("not an HTTP request: binary data (a TLS ClientHello?)"))
+            }
+            [b'\r' | b'\n', ..] => return Err(HeadError::Malformed("a line does not end in CRLF (RFC 9112 §2.2)")),
+            _ => {
+                return Err(HeadError::Malformed(
+                    "a control character (NUL, …) in the request head, or a non-ASCII request line (RFC 9110 §5.5, RFC 9112 §3)",
+                ))
+            }
+        }
+        let line = &rest[..end];
+        start += end + 2;
+        let Some(start_line) = start_line else {
+            if line.is_empty() {
+                return Err(HeadError::Malformed("empty request line (RFC 9112 §2.2)"));
+            }
+            // Only ASCII got past `allowed` on the start line.
+            start_line = Some(std::str::from_utf8(line).map_err(|_| HeadError::Malformed("non-ASCII start line"))?);
+            continue;
+        };
+        if line.is_empty() {
+            return Ok(Some((Lines { start: start_line, fields }, start)));
+        }
+        if fields.len() >= limits.max_headers {
+            return Err(HeadError::TooManyFields);
+        }
+        fields.push(line);
+    }
+}
+
+/// `field-line = field-name ":" OWS field-value OWS` (RFC 9112 §5). A
+/// value's obs-text bytes are read as UTF-8, as sent by browsers and
+/// servers today; any other byte becomes U+FFFD.
+fn parse_fields(lines: &[&[u8]]) -> Result<Headers, &'static str> {
+    let mut fields = Vec::with_capacity(lines.len());
+    for line in lines {
+        if line.starts_with(b" ") || line.starts_with(b"\t") {
+            return Err("obsolete line folding (RFC 9112 §5.2)");
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return Err("header line without a colon (RFC 9112 §5)");
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+            return Err("header name is not a token (RFC 9110 §5.1)");
+        }
+        let name = String::from_utf8_lossy(name).into_owned();
+        let value = String::from_utf8_lossy(value).trim_matches([' ', '\t']).to_string();
+        fields.push((name, value));
+    }
+    Ok(Headers(fields))
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,7 +29,7 @@ use crate::close::CloseCode;
 use crate::connection::{Options, WebSocket, Writer};
 use crate::error::Error;
 use crate::http::HeadLimits;
-pub use crate::upgrade::{accept, single_page, HttpHandler, HttpReply, OriginPolicy};
+pub use crate::upgrade::{accept, page_or_405, single_page, HttpHandler, OnUpgrade, OriginPolicy};
 use crate::upgrade::{accept_from, refuse};
 
 /// Server settings. `ServerConfig::default()` is a good start.
@@ -65,6 +65,10 @@ pub struct ServerConfig {
     pub origins: OriginPolicy,
     /// Optional plain-HTTP handler for requests that are not upgrades.
     pub http: Option<HttpHandler>,
+    /// The application's decision on each valid upgrade request: see the
+    /// request, accept (with a subprotocol, extra headers) or refuse with
+    /// any response. `None`: [`ServerConfig::default_decision`] alone.
+    pub on_upgrade: Option<OnUpgrade>,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +84,7 @@ impl Default for ServerConfig {
             options: Options::default(),
             origins: OriginPolicy::SameHost,
             http: None,
+            on_upgrade: None,
         }
     }
 }
@@ -97,6 +102,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("options", &self.options)
             .field("origins", &self.origins)
             .field("http", &self.http.is_some())
+            .field("on_upgrade", &self.on_upgrade.is_some())
             .finish()
     }
 }
@@ -270,8 +276,9 @@ where
     let Accepted { stream, peer, guard: _guard } = accepted;
     let ws = match accept_from(stream, Some(peer), config) {
         Ok(ws) => ws,
-        // A plain HTTP request was answered (and logged) by accept().
-        Err(Error::Handshake { status: 100..=399, .. }) => return,
+        // A plain HTTP request was answered, or a handshake refused, and
+        // logged, by accept().
+        Err(Error::Handshake { .. }) => return,
         Err(e) => return log::info!("{peer}: {e}"),
     };
     let protocol = ws.protocol().map(|p| format!(", subprotocol {p}")).unwrap_or_default();

@@ -22,25 +22,48 @@ use std::time::{Duration, Instant};
 use crate::connection::WebSocket;
 use crate::error::Error;
 use crate::frame::Parsed;
-use crate::handshake::{check_request, refusal, response_101};
-use crate::http::{self, parse_request, Request};
+use crate::handshake::{choose_protocol, read_offer, refusal_response, response_for, Decision, Upgrade};
+use crate::http::{parse_request, Request, Response};
 use crate::message::Role;
 use crate::reader::drain;
 use crate::server::ServerConfig;
 use crate::trace;
 
-/// An application's answer to a plain HTTP request (one that is not a
-/// WebSocket upgrade): status, content type, body.
-pub type HttpReply = (u16, &'static str, Vec<u8>);
+/// Answers plain HTTP requests on the WebSocket port (requests without
+/// `Upgrade: websocket`); `None` means "not mine", which becomes `404 Not
+/// Found`. The server adds `Content-Length` and `Connection: close`, and
+/// leaves out the body in answer to `HEAD`.
+pub type HttpHandler = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 
-/// Answers plain HTTP requests on the WebSocket port; `None` means "not
-/// mine", which becomes `404 Not Found`.
-pub type HttpHandler = Arc<dyn Fn(&Request) -> Option<HttpReply> + Send + Sync>;
+/// The application's decision on each upgrade request
+/// ([`ServerConfig::on_upgrade`]): it gets the request and the default
+/// decision ([`ServerConfig::default_decision`]: the `Origin` policy and
+/// the subprotocol chosen from [`ServerConfig::subprotocols`]), and returns
+/// that decision, changed, or another. It runs on the connection's thread
+/// before the 101, so it may take its time (a database look-up) without
+/// holding up other connections; the handshake timeout does not cover it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ws101::handshake::Decision;
+/// use ws101::ServerConfig;
+/// let config = ServerConfig {
+///     on_upgrade: Some(Arc::new(|upgrade, default| {
+///         if upgrade.request.cookie("session").is_none() {
+///             return Decision::refuse(401, "log in first\n").with_header("WWW-Authenticate", "Cookie");
+///         }
+///         default.with_header("Set-Cookie", "seen=1; HttpOnly")
+///     })),
+///     ..ServerConfig::default()
+/// };
+/// # let _ = config;
+/// ```
+pub type OnUpgrade = Arc<dyn Fn(&Upgrade, Decision) -> Decision + Send + Sync>;
 
 /// An [`HttpHandler`] body for a one-page site: `page` (HTML) at `/` for
-/// GET and HEAD, whatever the query; `405 Method Not Allowed` for other
-/// methods there (the server adds `Allow: GET, HEAD`); `None`, so `404`,
-/// for every other path.
+/// GET and HEAD, whatever the query; `405 Method Not Allowed` with
+/// `Allow: GET, HEAD` for other methods there; `None`, so `404`, for every
+/// other path.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -49,15 +72,17 @@ pub type HttpHandler = Arc<dyn Fn(&Request) -> Option<HttpReply> + Send + Sync>;
 /// let config = ServerConfig { http: Some(Arc::new(|request| single_page(request, PAGE))), ..ServerConfig::default() };
 /// # let _ = config;
 /// ```
-pub fn single_page(request: &Request, page: &'static str) -> Option<HttpReply> {
-    let path = request.target.split('?').next().unwrap_or_default();
-    if path != "/" {
-        return None;
-    }
+pub fn single_page(request: &Request, page: &'static str) -> Option<Response> {
+    (request.path() == "/").then(|| page_or_405(request, page))
+}
+
+/// `page` for GET and HEAD, else 405 with `Allow: GET, HEAD`.
+pub fn page_or_405(request: &Request, page: &str) -> Response {
     if request.method != "GET" && request.method != "HEAD" {
-        return Some((405, "text/plain; charset=utf-8", b"405 method not allowed: use GET\n".to_vec()));
+        // RFC 9110 §15.5.6: a 405 "MUST generate an Allow header field".
+        return Response::new(405).with_header("Allow", "GET, HEAD").with_text("405 method not allowed: use GET\n");
     }
-    Some((200, "text/html; charset=utf-8", page.as_bytes().to_vec()))
+    Response::new(200).with_body("text/html; charset=utf-8", page)
 }
 
 /// Which `Origin` values the server accepts (RFC 6455 §10.2, §4.2.2 step
@@ -162,55 +187,104 @@ pub(crate) fn accept_from(
     };
     log::debug!("request: {} {}", request.method, request.target);
     trace::handshake("<<", "request (RFC 6455 §4.1, §4.2.1)", &buf[..used]);
+    let who = peer.map(|p| p.to_string()).unwrap_or_default();
 
     if !crate::handshake::is_upgrade_request(&request) {
         if let Some(http) = &config.http {
-            let (status, content_type, body) =
-                http(&request).unwrap_or((404, "text/plain; charset=utf-8", b"not found\n".to_vec()));
-            log::info!("{} {} → {status}", request.method, request.target);
-            let mut fields = vec![("Content-Type", content_type), ("Connection", "close")];
-            // RFC 9110 §15.5.6: a 405 "MUST generate an Allow header field".
-            if status == 405 {
-                fields.push(("Allow", "GET, HEAD"));
-            }
-            let head = http::response_head(status, &fields, Some(body.len()));
+            let response = http(&request).unwrap_or_else(|| Response::new(404).with_text("not found\n"));
+            let response = checked(response, &who);
+            log::info!("{who}: {} {} → {}", request.method, request.target, response.status);
             // RFC 9110 §9.3.2: the answer to HEAD is the answer to GET without its body.
-            let body: &[u8] = if request.method == "HEAD" { &[] } else { &body };
-            let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(body));
+            let _ = stream.write_all(&response.to_bytes(request.method != "HEAD"));
             close_gently(&mut stream, linger);
-            return Err(Error::Handshake { status, reason: "plain HTTP request answered" });
+            return Err(Error::Handshake { status: response.status, reason: "plain HTTP request answered" });
         }
     }
-    let accepted = match check_request(&request, &config.subprotocols) {
-        Ok(accepted) => accepted,
+    let offer = match read_offer(&request) {
+        Ok(offer) => offer,
         Err(e) => return Err(refuse_with(stream, e, linger)),
     };
     // RFC 6455 §4.2.2 step 4: "If the server does not wish to accept this
     // connection, it MUST return an appropriate HTTP error code (e.g., 403
-    // Forbidden) and abort the WebSocket handshake".
-    let origin = request.headers.get("Origin");
-    if !config.origins.allows(origin, request.headers.get("Host").unwrap_or("")) {
-        log::info!("refusing Origin {origin:?} for Host {:?}", request.headers.get("Host"));
-        let e = Error::Handshake { status: 403, reason: "Origin not allowed (RFC 6455 §10.2)" };
-        return Err(refuse_with(stream, e, linger));
+    // Forbidden) and abort the WebSocket handshake". The default decision,
+    // then the application's.
+    let upgrade = Upgrade { request, peer, offer };
+    let mut decision = config.default_decision(&upgrade);
+    if let Some(on_upgrade) = &config.on_upgrade {
+        decision = on_upgrade(&upgrade, decision);
     }
+    let accept = match decision {
+        Decision::Accept(accept) => accept,
+        Decision::Refuse(response) => {
+            let response = checked(response, &who);
+            log::info!("{who}: {} refused with {} {}", upgrade.request.target, response.status, response.reason);
+            let bytes = response.to_bytes(true);
+            trace::handshake(">>", "refusal (RFC 6455 §4.2.2)", &bytes);
+            let _ = stream.set_write_timeout(Some(linger));
+            let _ = stream.write_all(&bytes);
+            close_gently(&mut stream, linger);
+            return Err(Error::Handshake { status: response.status, reason: "refused by the server's decision" });
+        }
+    };
+    let (response, accepted) = match response_for(&upgrade, &accept) {
+        Ok(done) => done,
+        Err(why) => {
+            log::error!("{who}: the application's acceptance cannot be sent: {why}");
+            let e = Error::Handshake { status: 500, reason: "the server's answer broke a rule (see its log)" };
+            return Err(refuse_with(stream, e, linger));
+        }
+    };
     stream.set_write_timeout(config.options.write_timeout)?;
-    if let Some(key) = request.headers.get("Sec-WebSocket-Key") {
-        trace::accept_key(key, &accepted.accept);
-    }
-    let response = response_101(&accepted);
+    trace::accept_key(&upgrade.offer.key, &accepted.accept);
     trace::handshake(">>", "response (RFC 6455 §4.2.2)", response.as_bytes());
     stream.write_all(response.as_bytes())?;
     // RFC 6455 §4.2.2: after the 101, "the server considers the WebSocket
     // connection to be established and that the WebSocket connection is in
     // the OPEN state". Bytes after the head are the first frames.
     let options = config.options.clone();
-    Ok(WebSocket::from_handshake(stream, Role::Server, (buf, used, end), accepted.protocol, peer, options))
+    let mut ws = WebSocket::from_handshake(stream, Role::Server, (buf, used, end), accepted.protocol, peer, options);
+    ws.set_request(upgrade.request);
+    Ok(ws)
+}
+
+impl ServerConfig {
+    /// What the server decides when the application adds nothing: refuse
+    /// with 403 an `Origin` that [`ServerConfig::origins`] does not allow
+    /// (§10.2), else accept with the first subprotocol the client offers
+    /// that is in [`ServerConfig::subprotocols`]. [`ServerConfig::on_upgrade`]
+    /// gets this decision to keep, change or replace.
+    pub fn default_decision(&self, upgrade: &Upgrade) -> Decision {
+        let request = &upgrade.request;
+        let origin = request.headers.get("Origin");
+        let authority = request.authority().unwrap_or_default();
+        if !self.origins.allows(origin, authority) {
+            log::info!("refusing Origin {origin:?} for Host {authority:?}");
+            return Decision::Refuse(refusal_response(403, "Origin not allowed (RFC 6455 §10.2)"));
+        }
+        let protocol = choose_protocol(&upgrade.offer.protocols, &self.subprotocols);
+        Decision::accept().with_protocol(protocol.as_deref())
+    }
+}
+
+/// The application's response if it is fit for the wire, else a 500 (and
+/// the reason in the log): a CR LF in a value must not become a header.
+fn checked(response: Response, who: &str) -> Response {
+    match response.check() {
+        Ok(()) => response,
+        Err(why) => {
+            log::error!("{who}: the application's response cannot be sent: {why}");
+            Response::new(500).with_text("500 internal server error\n")
+        }
+    }
 }
 
 /// Answer a refused handshake with its HTTP status, then close.
 fn refuse_with(stream: TcpStream, error: Error, linger: Duration) -> Error {
     if let Error::Handshake { status, reason } = &error {
+        log::info!(
+            "{}: refused with {status}: {reason}",
+            stream.peer_addr().map(|p| p.to_string()).unwrap_or_default()
+        );
         refuse(stream, *status, reason, linger);
     }
     error
@@ -218,9 +292,9 @@ fn refuse_with(stream: TcpStream, error: Error, linger: Duration) -> Error {
 
 pub(crate) fn refuse(mut stream: TcpStream, status: u16, reason: &str, linger: Duration) {
     let _ = stream.set_write_timeout(Some(linger));
-    let response = refusal(status, reason);
-    trace::handshake(">>", "refusal (RFC 6455 §4.2.1, §4.2.2)", response.as_bytes());
-    let _ = stream.write_all(response.as_bytes());
+    let response = refusal_response(status, reason).to_bytes(true);
+    trace::handshake(">>", "refusal (RFC 6455 §4.2.1, §4.2.2)", &response);
+    let _ = stream.write_all(&response);
     close_gently(&mut stream, linger);
 }
 

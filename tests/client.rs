@@ -278,8 +278,12 @@ fn rfc_4_1_403_is_refused() {
         wire.expect_eof();
     });
     within(LIMIT, move || match ws101::connect(&url) {
-        Err(Error::BadResponse(why)) => assert!(why.contains("403"), "{why}"),
-        other => panic!("expected BadResponse, got {other:?}"),
+        Err(Error::Refused(response)) => {
+            assert_eq!((response.status, response.reason.as_str()), (403, "Forbidden"));
+            assert_eq!(response.headers.get("content-type"), Some("text/plain"));
+            assert_eq!(response.body, b"forbidden\n");
+        }
+        other => panic!("expected Refused, got {other:?}"),
     });
     server.join().unwrap();
 }
