@@ -34,7 +34,7 @@ use crate::connection::{Options, WebSocket};
 use crate::error::Error;
 use crate::frame::Parsed;
 use crate::handshake::{check_response, client_request};
-use crate::http::{check_field, decode_chunked, is_token, parse_response, HeadLimits, Response};
+use crate::http::{check_field, decode_chunked, is_token, parse_response, HeadLimits, Headers, Response};
 use crate::message::Role;
 use crate::trace;
 
@@ -94,7 +94,7 @@ const HANDSHAKE_FIELDS: [&str; 8] = [
 impl ClientConfig {
     /// Check everything this configuration would put in the request, and
     /// return the extra fields to send (`Origin` included), `Host` apart.
-    pub fn request_fields(&self) -> Result<(Option<String>, Vec<(String, String)>), Error> {
+    pub fn request_fields(&self) -> Result<(Option<String>, Headers), Error> {
         let bad = |why: String| Err(Error::Config(why));
         for (i, protocol) in self.subprotocols.iter().enumerate() {
             // RFC 6455 §4.1 item 10: "The elements that comprise this value
@@ -109,12 +109,12 @@ impl ClientConfig {
             }
         }
         let mut host = None;
-        let mut fields = Vec::new();
+        let mut fields = Headers::default();
         if let Some(origin) = &self.origin {
             if !is_origin(origin) {
                 return bad(format!("origin {origin:?} is not `scheme://host[:port]` or `null` (RFC 6454 §7.1)"));
             }
-            fields.push(("Origin".to_string(), origin.clone()));
+            fields.append("Origin", origin.clone());
         }
         for (name, value) in &self.headers {
             check_field(name, value).map_err(|why| Error::Config(format!("{why}; percent-encode or base64 it")))?;
@@ -126,7 +126,7 @@ impl ClientConfig {
             } else if name.eq_ignore_ascii_case("Origin") && self.origin.is_some() {
                 return bad("Origin is given twice: in ClientConfig::origin and in headers".into());
             } else {
-                fields.push((name.clone(), value.clone()));
+                fields.append(name.clone(), value.clone());
             }
         }
         Ok((host, fields))
@@ -307,7 +307,7 @@ pub fn connect_with(url: &str, config: &ClientConfig) -> Result<WebSocket, Error
     let mut nonce = [0u8; 16];
     os_random(&mut nonce)?;
     let key = base64::engine::general_purpose::STANDARD.encode(nonce);
-    let request = client_request(&host, &parsed.resource, &key, &config.subprotocols, &fields);
+    let request = client_request(&host, &parsed.resource, &key, &config.subprotocols, &fields.0);
     stream.set_write_timeout(Some(config.open_timeout))?;
     trace::handshake(">>", "request (RFC 6455 §4.1)", request.as_bytes());
     stream.write_all(request.as_bytes())?;

@@ -408,10 +408,10 @@ pub fn reason_phrase(status: u16) -> &'static str {
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",
-        100..=199 => "Informational",
-        200..=299 => "Success",
-        300..=399 => "Redirection",
-        400..=499 => "Client Error",
+        _ if status < 200 => "Informational",
+        _ if status < 300 => "Success",
+        _ if status < 400 => "Redirection",
+        _ if status < 500 => "Client Error",
         _ => "Server Error",
     }
 }
