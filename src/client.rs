@@ -454,4 +454,43 @@ mod tests {
         // 2000 random 32-bit keys: a repeat has probability under 0.05%.
         assert!(distinct.len() >= 1999);
     }
+
+    #[test]
+    fn url_paths_are_percent_encoded_and_controls_refused() {
+        let resource = |url: &str| parse_url(url).map(|u| u.resource);
+        assert_eq!(resource("ws://h/a b/é?x=ü&y=\"<>\"").unwrap(), "/a%20b/%C3%A9?x=%C3%BC&y=%22%3C%3E%22");
+        assert_eq!(resource("ws://h/already%20encoded").unwrap(), "/already%20encoded");
+        assert_eq!(resource("ws://h/a-z_0.9~!$&'()*+,;=:@").unwrap(), "/a-z_0.9~!$&'()*+,;=:@");
+        for bad in ["ws://h/\r\n", "ws://h/\t", "ws://h/\0", "ws://h/\u{7f}", "ws://h/\u{85}"] {
+            assert!(matches!(parse_url(bad), Err(Error::Url(_))), "{bad:?}");
+        }
+        for bad in ["ws://h\r\nX: 1/", "ws://hé/", "ws://a b/"] {
+            assert!(matches!(parse_url(bad), Err(Error::Url(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn request_fields_are_checked() {
+        let fields = |config: ClientConfig| config.request_fields();
+        let ok = ClientConfig {
+            origin: Some("http://localhost:8080".into()),
+            headers: vec![("Cookie".into(), "a=b".into()), ("Host".into(), "x.example".into())],
+            subprotocols: vec!["chat".into(), "superchat".into()],
+            ..ClientConfig::default()
+        };
+        let (host, extra) = fields(ok).unwrap();
+        assert_eq!(host.as_deref(), Some("x.example"));
+        assert_eq!(extra.0, [("Origin".into(), "http://localhost:8080".into()), ("Cookie".into(), "a=b".into())]);
+        assert!(fields(ClientConfig { origin: Some("null".into()), ..ClientConfig::default() }).is_ok());
+        let both = ClientConfig {
+            origin: Some("null".into()),
+            headers: vec![("Origin".into(), "null".into())],
+            ..ClientConfig::default()
+        };
+        assert!(matches!(fields(both), Err(Error::Config(_))));
+        let upgrade = ClientConfig { headers: vec![("upgrade".into(), "h2c".into())], ..ClientConfig::default() };
+        assert!(matches!(fields(upgrade), Err(Error::Config(_))));
+        let empty = ClientConfig { subprotocols: vec![String::new()], ..ClientConfig::default() };
+        assert!(matches!(fields(empty), Err(Error::Config(_))));
+    }
 }

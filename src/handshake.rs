@@ -553,4 +553,78 @@ mod tests {
         assert!(why.contains("xOp="), "{why}");
         assert!(check_response(&response("HTTP/1.1 403 Forbidden\r\n\r\n"), key, &[]).is_err());
     }
+
+    #[test]
+    fn an_upgrade_request_with_a_body_is_refused() {
+        assert_eq!(status(check("Content-Length: 9\r\n", None)), 400);
+        assert_eq!(status(check("Transfer-Encoding: chunked\r\n", None)), 400);
+        assert_eq!(status(check("Content-Length: 0, 1\r\n", None)), 400);
+        assert!(check("Content-Length: 0\r\n", None).is_ok());
+    }
+
+    #[test]
+    fn extension_offers_follow_the_rfc_9_1_grammar() {
+        let parse = |v: &str| parse_extensions([v]);
+        let offers = parse("permessage-deflate; client_max_window_bits, x-webkit-deflate-frame").unwrap();
+        assert_eq!(offers[0].name, "permessage-deflate");
+        assert_eq!(offers[0].params, [("client_max_window_bits".to_string(), None)]);
+        assert_eq!(offers[1], Extension { name: "x-webkit-deflate-frame".into(), params: vec![] });
+        let quoted = parse("permessage-deflate;server_max_window_bits=\"10\" ; a=b").unwrap();
+        assert_eq!(quoted[0].to_string(), "permessage-deflate; server_max_window_bits=10; a=b");
+        assert!(parse("").unwrap().is_empty());
+        for bad in ["a b", "; x", "a; =1", "a; x=\"1 2\"", "a; x=", "a; x=\"\"", "a;;"] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(status(check("Sec-WebSocket-Extensions: a b\r\n", None)), 400);
+        let Parsed::Complete(req, _) = parse_request(
+            format!("{GOOD}Sec-WebSocket-Extensions: foo; bar=1\r\n\r\n").as_bytes(),
+            HeadLimits::default(),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(read_offer(&req).unwrap().extensions[0].params, [("bar".to_string(), Some("1".to_string()))]);
+    }
+
+    fn upgrade(extra: &str) -> Upgrade {
+        let head = format!("{GOOD}{extra}\r\n");
+        let Parsed::Complete(request, _) = parse_request(head.as_bytes(), HeadLimits::default()).unwrap() else {
+            panic!()
+        };
+        let offer = read_offer(&request).unwrap();
+        Upgrade { request, peer: None, offer }
+    }
+
+    #[test]
+    fn an_acceptance_keeps_the_rfc_promises() {
+        let up = upgrade("Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Extensions: permessage-deflate\r\n");
+        let ok = Accept { protocol: Some("chat".into()), ..Accept::default() };
+        let Decision::Accept(with_cookie) = Decision::Accept(ok).with_header("Set-Cookie", "a=1") else { panic!() };
+        let (head, accepted) = response_for(&up, &with_cookie).unwrap();
+        assert_eq!(accepted.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert!(head.ends_with("Sec-WebSocket-Protocol: chat\r\nSet-Cookie: a=1\r\n\r\n"), "{head}");
+        let not_offered = Accept { protocol: Some("mqtt".into()), ..Accept::default() };
+        assert!(response_for(&up, &not_offered).unwrap_err().contains("not offered"));
+        let deflate = Extension { name: "permessage-deflate".into(), params: vec![] };
+        let unimplemented = Accept { extensions: vec![deflate], ..Accept::default() };
+        assert!(response_for(&up, &unimplemented).unwrap_err().contains("not implemented"));
+        let other = Extension { name: "x-other".into(), params: vec![] };
+        assert!(response_for(&up, &Accept { extensions: vec![other], ..Accept::default() }).is_err());
+        for (name, value) in [("Set-Cookie", "a=1\r\nX: 2"), ("Sec-WebSocket-Accept", "x"), ("connection", "close")] {
+            let mut bad = Accept::default();
+            bad.headers.append(name, value);
+            assert!(response_for(&up, &bad).is_err(), "{name}: {value:?}");
+        }
+    }
+
+    #[test]
+    fn decisions_compose() {
+        let refused = Decision::refuse(401, "no\n").with_header("WWW-Authenticate", "Basic").with_protocol(Some("x"));
+        let Decision::Refuse(response) = refused else { panic!() };
+        assert_eq!((response.status, response.body.as_slice()), (401, &b"no\n"[..]));
+        assert_eq!(response.headers.get("www-authenticate"), Some("Basic"));
+        assert!(Decision::accept().with_protocol(Some("chat")).is_accept());
+        let r = refusal_response(426, "v");
+        assert_eq!(r.headers.get("Sec-WebSocket-Version"), Some("13"));
+    }
 }

@@ -658,4 +658,88 @@ mod tests {
             assert_eq!(parse_response(&head[..end], HeadLimits::default()).unwrap(), Parsed::Incomplete);
         }
     }
+
+    #[test]
+    fn obs_text_in_a_value_is_read_as_utf8_and_control_bytes_are_refused() {
+        let head = "GET / HTTP/1.1\r\nUser-Agent: Café\r\nX-Latin1: caf\u{e9}\r\n\r\n".as_bytes().to_vec();
+        let Parsed::Complete(req, _) = parse_request(&head, HeadLimits::default()).unwrap() else { panic!() };
+        assert_eq!(req.headers.get("user-agent"), Some("Café"));
+        // A lone Latin-1 byte is obs-text too: kept, as U+FFFD.
+        let latin1 = b"GET / HTTP/1.1\r\nX: caf\xe9\r\n\r\n";
+        let Parsed::Complete(req, _) = parse_request(latin1, HeadLimits::default()).unwrap() else { panic!() };
+        assert_eq!(req.headers.get("x"), Some("caf\u{fffd}"));
+        assert_eq!(status_of(b"GET / HTTP/1.1\r\nX: a\0b\r\n\r\n"), 400);
+        assert_eq!(status_of(b"GET / HTTP/1.1\r\nX: a\x7fb\r\n\r\n"), 400);
+        assert_eq!(status_of("GET /café HTTP/1.1\r\n\r\n".as_bytes()), 400);
+        assert_eq!(status_of("Café: x\r\n\r\n".as_bytes()), 400);
+        // Every prefix of a head with obs-text is still incomplete.
+        for end in 0..head.len() {
+            assert_eq!(parse_request(&head[..end], HeadLimits::default()).unwrap(), Parsed::Incomplete);
+        }
+    }
+
+    #[test]
+    fn response_limits_name_the_response_head() {
+        let mut many = b"HTTP/1.1 101 Switching Protocols\r\n".to_vec();
+        for i in 0..70 {
+            many.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+        }
+        let Err(Error::BadResponse(why)) = parse_response(&many, HeadLimits::default()) else { panic!() };
+        assert!(why.contains("response head"), "{why}");
+        let Err(Error::BadResponse(why)) = parse_response(&[b'a'; 9000], HeadLimits::default()) else { panic!() };
+        assert!(why.contains("response head"), "{why}");
+    }
+
+    #[test]
+    fn request_targets_in_origin_and_absolute_form() {
+        let r = |target: &str| Request {
+            method: "GET".into(),
+            target: target.into(),
+            minor_version: 1,
+            headers: Headers(vec![("Host".into(), "h:1".into())]),
+        };
+        assert_eq!((r("/a/b?c=d").path(), r("/a/b?c=d").query()), ("/a/b", Some("c=d")));
+        assert_eq!((r("http://x:2/a?q").path(), r("http://x:2/a?q").authority()), ("/a", Some("x:2")));
+        assert_eq!((r("http://x:2?q=1").path(), r("http://x:2?q=1").query()), ("/", Some("q=1")));
+        assert_eq!(r("/a").authority(), Some("h:1"));
+        assert_eq!(r("*").path(), "*");
+        let q = r("/?a=1&name=Zo%C3%AB+K&flag&a=2&bad=%zz%4");
+        assert_eq!(q.query_param("a").as_deref(), Some("1"));
+        assert_eq!(q.query_param("name").as_deref(), Some("Zoë K"));
+        assert_eq!(q.query_param("flag").as_deref(), Some(""));
+        assert_eq!(q.query_param("bad").as_deref(), Some("%zz%4"));
+        assert_eq!(q.query_param("missing"), None);
+    }
+
+    #[test]
+    fn every_status_has_a_reason_phrase() {
+        assert_eq!(reason_phrase(302), "Found");
+        assert_eq!(reason_phrase(401), "Unauthorized");
+        assert_eq!(reason_phrase(429), "Too Many Requests");
+        assert_eq!(reason_phrase(299), "Success");
+        assert_eq!(reason_phrase(599), "Server Error");
+        for status in 100..=599 {
+            assert!(!reason_phrase(status).is_empty() && reason_phrase(status) != "Unknown");
+        }
+    }
+
+    #[test]
+    fn responses_are_checked_before_they_are_written() {
+        assert!(Response::new(200).with_header("X-A", "café; ok").check().is_ok());
+        assert!(Response::new(200).with_header("X-A", "1\r\nX-B: 2").check().is_err());
+        assert!(Response::new(200).with_header("X A", "1").check().is_err());
+        assert!(Response::new(200).with_header("X-A", "nul\0").check().is_err());
+        assert!(Response::new(200).with_reason("OK\r\nX-B: 2").check().is_err());
+        assert!(Response::new(42).check().is_err());
+        let head = String::from_utf8(Response::new(302).with_header("Location", "/x").to_bytes(false)).unwrap();
+        assert_eq!(head, "HTTP/1.1 302 Found\r\nLocation: /x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    }
+
+    #[test]
+    fn chunked_bodies_decode_even_when_cut_short() {
+        assert_eq!(decode_chunked(b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n"), b"hello world");
+        assert_eq!(decode_chunked(b"5\r\nhel"), b"hel");
+        assert_eq!(decode_chunked(b"zz\r\nhello"), b"");
+        assert_eq!(decode_chunked(b""), b"");
+    }
 }

@@ -27,8 +27,12 @@ use std::sync::OnceLock;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
 use ws101::frame::Opcode;
-use ws101::{CloseCode, CloseFrame, Message, ReadyState};
+
+use ws101::handshake::Decision;
+use ws101::http::Response;
+use ws101::{CloseCode, CloseFrame, Message, ReadyState, ServerConfig};
 
 mod common;
 use common::{start, within};
@@ -119,6 +123,103 @@ console.log(welcomeB);
     assert_eq!(out, "* welcome, you are guest-1 (0 others here)\n* welcome, you are guest-2 (1 other here)\n");
 }
 
+// ------------------------------------ Node's client → ws101's decision
+
+/// A server that decides on each request, as an application would: two
+/// endpoints by path (`/echo`, `/upper`; anything else 404), a `session`
+/// cookie required (401 with `WWW-Authenticate` and a body without it),
+/// and a `Set-Cookie` on the 101. The handler reads the path and the
+/// cookie again from `WebSocket::request`.
+fn deciding_server() -> common::Running {
+    let config = ServerConfig {
+        on_upgrade: Some(Arc::new(|upgrade, default| {
+            if !matches!(upgrade.request.path(), "/echo" | "/upper") {
+                return Decision::refuse(404, "no such endpoint\n");
+            }
+            match upgrade.request.cookie("session") {
+                Some(user) if !user.is_empty() => default.with_header("Set-Cookie", "last_seen=now; Path=/; HttpOnly"),
+                _ => Decision::Refuse(
+                    Response::new(401)
+                        .with_header("WWW-Authenticate", "Cookie realm=\"app\", cookie-name=session")
+                        .with_text("no session cookie\n"),
+                ),
+            }
+        })),
+        ..ServerConfig::default()
+    };
+    start(config, |mut ws| {
+        let request = ws.request().unwrap().clone();
+        let user = request.cookie("session").unwrap_or_default().to_string();
+        loop {
+            match ws.read()? {
+                Message::Text(text) if request.path() == "/upper" => ws.send(Message::Text(text.to_uppercase()))?,
+                Message::Text(text) => ws.send(Message::Text(format!("{user} said: {text}")))?,
+                Message::Close(_) => return Ok(()),
+                _ => {}
+            }
+        }
+    })
+}
+
+#[test]
+fn node_client_routed_by_path_with_a_cookie_and_a_set_cookie_on_the_101() {
+    let server = deciding_server();
+    let script = r#"
+const [base] = args;
+const headers = { Cookie: 'theme=dark; session=alice' };
+const echo = new WebSocket(`${base}echo`, { headers });
+// The 101's headers, as Node's ws hands them over.
+const setCookie = new Promise(resolve => echo.once('upgrade', res => resolve(res.headers['set-cookie'])));
+await new Promise((resolve, reject) => { echo.once('open', resolve); echo.once('error', reject); });
+console.log(JSON.stringify(await setCookie));
+const reply = new Promise(resolve => echo.once('message', data => resolve(data.toString())));
+echo.send('hello');
+console.log(await within(10, reply, 'echo'));
+echo.close(1000);
+const upper = await open(`${base}upper`, { headers });
+upper.send('hello ✓');
+console.log(await upper.recv());
+upper.close(1000);
+await within(10, upper.closed, 'close');
+"#;
+    let Some(out) = node(script, &[&server.ws_url()]) else { return };
+    assert_eq!(out, "[\"last_seen=now; Path=/; HttpOnly\"]\nalice said: hello\nHELLO ✓\n");
+}
+
+#[test]
+fn node_client_refused_401_with_www_authenticate_and_a_body_and_404_off_the_routes() {
+    let server = deciding_server();
+    let script = r#"
+const [base] = args;
+// A refusal, read the way Node's ws offers it: the 'unexpected-response'
+// event with the HTTP response (status, headers, body stream).
+function refusal(url, options) {
+    return within(10, new Promise((resolve, reject) => {
+        const ws = new WebSocket(url, options);
+        ws.once('open', () => reject(new Error(`${url} opened`)));
+        ws.once('unexpected-response', (req, res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', chunk => { body += chunk; });
+            res.on('end', () => {
+                req.destroy();
+                resolve({ status: res.statusCode, auth: res.headers['www-authenticate'] ?? null, body });
+            });
+        });
+    }), 'refusal');
+}
+console.log(JSON.stringify(await refusal(`${base}echo`)));
+console.log(JSON.stringify(await refusal(`${base}echo`, { headers: { Cookie: 'theme=dark' } })));
+console.log(JSON.stringify(await refusal(`${base}elsewhere`, { headers: { Cookie: 'session=alice' } })));
+"#;
+    let Some(out) = node(script, &[&server.ws_url()]) else { return };
+    let no_cookie = r#"{"status":401,"auth":"Cookie realm=\"app\", cookie-name=session","body":"no session cookie\n"}"#;
+    assert_eq!(
+        out,
+        format!("{no_cookie}\n{no_cookie}\n{}\n", r#"{"status":404,"auth":null,"body":"no such endpoint\n"}"#)
+    );
+}
+
 // ------------------------------------------------- ws101's client → Node
 
 #[test]
@@ -173,6 +274,51 @@ wss.on('connection', ws => {
     assert_eq!(node.finish(), "1000 \"done\"\n");
 }
 
+#[test]
+fn node_server_set_cookie_and_refusal_as_the_ws101_client_sees_them() {
+    // Node's ws opens the same decision to its application: verifyClient
+    // refuses (status, reason, headers), the 'headers' event adds to the 101.
+    let script = r#"
+const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    verifyClient: (info, cb) => {
+        if ((info.req.headers.cookie ?? '').includes('session=alice')) cb(true);
+        else cb(false, 401, 'Unauthorized', { 'WWW-Authenticate': 'Cookie realm="node"' });
+    },
+});
+wss.on('headers', headers => headers.push('Set-Cookie: from=node; HttpOnly'));
+wss.on('listening', () => console.log(wss.address().port));
+wss.on('connection', ws => {
+    ws.on('message', data => ws.send(data.toString()));
+    ws.on('close', () => wss.close());
+});
+"#;
+    let Some(mut node) = Node::start(script, &[]) else { return };
+    let url = format!("ws://127.0.0.1:{}/", node.next_line());
+    within(LIMIT, move || {
+        match ws101::connect(&url) {
+            Err(ws101::Error::Refused(response)) => {
+                assert_eq!((response.status, response.reason.as_str()), (401, "Unauthorized"));
+                assert_eq!(response.headers.get("WWW-Authenticate"), Some("Cookie realm=\"node\""));
+                // ws writes the reason phrase as the body.
+                assert_eq!(response.body, b"Unauthorized");
+            }
+            other => panic!("expected a 401 refusal, got {other:?}"),
+        }
+        let config = ws101::ClientConfig {
+            headers: vec![("Cookie".into(), "session=alice".into())],
+            ..ws101::ClientConfig::default()
+        };
+        let mut ws = ws101::connect_with(&url, &config).unwrap();
+        assert_eq!(ws.response().unwrap().headers.get("set-cookie"), Some("from=node; HttpOnly"));
+        ws.send(Message::Text("hi".into())).unwrap();
+        assert_eq!(ws.read().unwrap(), Message::Text("hi".into()));
+        ws.close(CloseCode::NORMAL, "").unwrap();
+    });
+    node.finish();
+}
+
 // ---------------------------------------------------------------- helpers
 
 /// Equal bytes, or a failure naming the first difference instead of
@@ -207,8 +353,8 @@ function within(seconds, promise, what) {
 // Open a connection. Its messages queue up for `ws.recv()`, which gives a
 // string for text and a Buffer for binary; `ws.closed` resolves to the
 // close event's code and reason.
-function open(url) {
-    const ws = new WebSocket(url);
+function open(url, options) {
+    const ws = new WebSocket(url, options);
     const inbox = [], waiting = [];
     ws.on('message', (data, isBinary) => {
         const message = isBinary ? data : data.toString();
