@@ -257,6 +257,101 @@ fn chromium_chat_two_browser_contexts_see_each_other() {
     );
 }
 
+/// Run `script`, which submits the chat page's join form, and wait for the
+/// page it navigates to.
+fn join_with_form(tab: &mut Cdp, script: &str) {
+    tab.events.clear();
+    chat(tab, script);
+    tab.wait_event("Page.loadEventFired");
+}
+
+/// The chat lines a page shows, in order.
+fn chat_lines(tab: &mut Cdp) -> Vec<String> {
+    let lines = chat(tab, "return Array.from($('messages').children, (li) => li.textContent);");
+    lines.arr().iter().map(|line| line.str().unwrap().to_string()).collect()
+}
+
+/// Alice picks room `a` and her name in the page's form; Bob follows a link
+/// to the same room; Carol and Dave talk in room `b`. Each page's lines are
+/// then exactly its own room's: a line from the other room, had it been
+/// sent, would have come before the last line each page waited for.
+#[test]
+fn chromium_chat_rooms_are_isolated_and_the_form_names_you() {
+    let Some(mut chromium) = Chromium::launch() else { return };
+    let server = start(chat_server::config(), chat_server::handler());
+    let url = |path: &str| format!("http://{}{path}", server.addr);
+
+    let mut alice = chromium.new_tab(None);
+    alice.goto(&server.page_url());
+    chat(&mut alice, "await until('* welcome, you are guest-1 (0 others here)');");
+    join_with_form(&mut alice, "$('room-name').value = 'a'; $('name').value = 'alice'; $('join-button').click();");
+    let me = chat(
+        &mut alice,
+        "await until('* welcome, you are alice (0 others here)');
+         return [$('me').textContent, $('room').textContent, location.pathname + location.search];",
+    );
+    let me: Vec<&str> = me.arr().iter().map(|s| s.str().unwrap()).collect();
+    assert_eq!(me, ["alice", "a", "/room/a?name=alice"]);
+
+    let mut bob = chromium.new_tab(None);
+    bob.goto(&url("/room/a?name=bob"));
+    chat(&mut bob, "await until('* welcome, you are bob (1 other here)');");
+    let mut carol = chromium.new_tab(None);
+    carol.goto(&url("/room/b?name=carol"));
+    chat(&mut carol, "await until('* welcome, you are carol (0 others here)');");
+    let mut dave = chromium.new_tab(None);
+    dave.goto(&url("/room/b?name=dave"));
+    chat(&mut dave, "await until('* welcome, you are dave (1 other here)');");
+    chat(&mut carol, "await until('* dave joined');");
+
+    chat(&mut alice, "say('hello room a');");
+    chat(&mut bob, "await until('alice: hello room a');");
+    chat(&mut dave, "say('hello room b');");
+    chat(&mut carol, "await until('dave: hello room b');");
+    chat(&mut bob, "say('bye from a');");
+    chat(&mut alice, "await until('bob: bye from a');");
+
+    assert_eq!(
+        chat_lines(&mut alice),
+        ["* welcome, you are alice (0 others here)", "* bob joined", "you: hello room a", "bob: bye from a"]
+    );
+    assert_eq!(
+        chat_lines(&mut carol),
+        ["* welcome, you are carol (0 others here)", "* dave joined", "dave: hello room b"]
+    );
+}
+
+/// On a server with a token, the page itself loads, but its WebSocket is
+/// refused (the page says so) until the right token is typed in the form,
+/// which keeps it in a cookie; a link with `?token=` works too.
+#[test]
+fn chromium_chat_token_missing_or_wrong_is_refused_right_one_joins() {
+    let Some(mut chromium) = Chromium::launch() else { return };
+    let server = start(chat_server::config_with(Some("s3cret".into())), chat_server::handler());
+    // Two browser contexts: Alice's cookie is not Bob's.
+    let (one, two) = (chromium.new_context(), chromium.new_context());
+
+    let mut alice = chromium.new_tab(Some(&one));
+    alice.goto(&server.page_url());
+    let status = chat(&mut alice, "await until('* refused (wrong token?)'); return $('status').textContent;");
+    assert_eq!(status.str(), Some("refused (wrong token?)"));
+    join_with_form(&mut alice, "$('name').value = 'alice'; $('token').value = 'guess'; $('join-button').click();");
+    chat(&mut alice, "await until('* refused (wrong token?)');");
+    join_with_form(&mut alice, "$('token').value = 's3cret'; $('join-button').click();");
+    let seen = chat(
+        &mut alice,
+        "await until('* welcome, you are alice (0 others here)'); return [location.search, document.cookie];",
+    );
+    let seen: Vec<&str> = seen.arr().iter().map(|s| s.str().unwrap()).collect();
+    assert_eq!(seen, ["?name=alice", "token=s3cret"], "the token goes in the cookie, not the URL");
+
+    let mut bob = chromium.new_tab(Some(&two));
+    bob.goto(&format!("http://{}/?name=bob&token=s3cret", server.addr));
+    chat(&mut bob, "await until('* welcome, you are bob (1 other here)');");
+    chat(&mut alice, "await until('* bob joined');");
+    assert_eq!(chat_lines(&mut bob), ["* welcome, you are bob (1 other here)"]);
+}
+
 // ------------------------------------------------------------- the browser
 
 /// A running Chromium and a DevTools connection to the browser itself.

@@ -215,6 +215,188 @@ print("ok")
     assert_eq!(out.trim(), "ok");
 }
 
+/// Rooms by path: `/` and `/room/lobby` are one room, `/room/a` and
+/// `/room/b` two others. A client's next line proves what it did not get:
+/// lines reach each queue in the order they are broadcast, so a line from
+/// another room, had it been sent here, would have come first.
+#[test]
+fn python_chat_rooms_are_isolated_and_slash_is_the_lobby() {
+    let server = start(chat_server::config(), chat_server::handler());
+    let script = r#"
+base = sys.argv[1].rstrip("/")
+def join(path):
+    ws = connect(base + path, proxy=None)
+    welcome = ws.recv(timeout=10)
+    print(path, welcome)
+    return ws, welcome.split()[4]
+a1, n_a1 = join("/room/a")
+b1, n_b1 = join("/room/b")
+lobby, n_lobby = join("/")
+a2, n_a2 = join("/room/a")
+assert a1.recv(timeout=10) == f"* {n_a2} joined"
+a1.send("only for room a")
+assert a2.recv(timeout=10) == f"{n_a1}: only for room a"
+# b1 saw neither the join nor the line in room a.
+b2, n_b2 = join("/room/b")
+assert b1.recv(timeout=10) == f"* {n_b2} joined"
+lobby2, n_lobby2 = join("/room/lobby")
+assert lobby.recv(timeout=10) == f"* {n_lobby2} joined"
+b2.close()
+assert b1.recv(timeout=10) == f"* {n_b2} left"
+# Nor did room a see the leave in room b.
+a2.send("still here")
+assert a1.recv(timeout=10) == f"{n_a2}: still here"
+for ws in (a1, a2, b1, lobby, lobby2):
+    ws.close()
+"#;
+    let Some(out) = python(script, &[&server.ws_url()]) else { return };
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "/room/a * welcome, you are guest-1 (0 others here)",
+            "/room/b * welcome, you are guest-2 (0 others here)",
+            "/ * welcome, you are guest-3 (0 others here)",
+            "/room/a * welcome, you are guest-4 (1 other here)",
+            "/room/b * welcome, you are guest-5 (1 other here)",
+            "/room/lobby * welcome, you are guest-6 (1 other here)",
+        ]
+    );
+}
+
+/// `?name=` names the client in its welcome and its lines; a name taken in
+/// the room gets a suffix; a name outside the rules is refused with 400
+/// and a body that says why, a path that is no room with 404, both before
+/// the 101.
+#[test]
+fn python_chat_name_from_the_query_taken_gets_a_suffix_invalid_is_400() {
+    let server = start(chat_server::config(), chat_server::handler());
+    let script = r#"
+base = sys.argv[1].rstrip("/")
+def join(path):
+    ws = connect(base + path, proxy=None)
+    print(ws.recv(timeout=10))
+    return ws
+alice = join("/room/a?name=alice")
+zoe = join("/room/a?name=Zo%C3%AB")
+assert alice.recv(timeout=10) == "* Zoë joined"
+alice2 = join("/room/a?name=alice")
+assert alice.recv(timeout=10) == "* alice-2 joined"
+alice2.send("which one?")
+assert alice.recv(timeout=10) == "alice-2: which one?"
+assert zoe.recv(timeout=10) == "* alice-2 joined"
+assert zoe.recv(timeout=10) == "alice-2: which one?"
+elsewhere = join("/room/b?name=alice")     # free in another room
+def refused(path):
+    try:
+        connect(base + path, proxy=None)
+    except InvalidStatus as e:
+        r = e.response
+        assert r.headers["Content-Type"] == "text/plain; charset=utf-8", r.headers
+        return f"{r.status_code} {r.body.decode().strip()}"
+    raise AssertionError(f"{path} was accepted")
+for name in ["a%20b", "", "x" * 25, "a:b", "%2A", "%FF"]:
+    print(refused("/room/a?name=" + name))
+for path in ["/nope", "/room/", "/room/a/b", "/room/" + "x" * 33]:
+    print(refused(path + "?name=ok"))
+for ws in (alice, zoe, alice2, elsewhere):
+    ws.close()
+"#;
+    let Some(out) = python(script, &[&server.ws_url()]) else { return };
+    let not_found = "404 404 not found: the chat is at / (the lobby) and /room/NAME (1 to 32 of A-Z a-z 0-9 _ -)";
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "* welcome, you are alice (0 others here)",
+            "* welcome, you are Zoë (1 other here)",
+            "* welcome, you are alice-2 (2 others here)",
+            "* welcome, you are alice (0 others here)",
+            "400 400 bad name: the name holds ' '; a name is letters, digits, _ and - only",
+            "400 400 bad name: the name is empty; leave out name= to be a guest",
+            "400 400 bad name: the name is 25 characters long; the limit is 24",
+            "400 400 bad name: the name holds ':'; a name is letters, digits, _ and - only",
+            "400 400 bad name: the name holds '*'; a name is letters, digits, _ and - only",
+            "400 400 bad name: the name holds '�'; a name is letters, digits, _ and - only",
+            not_found,
+            not_found,
+            not_found,
+            not_found,
+        ]
+    );
+}
+
+/// With `--token`, the secret comes as the cookie `token` or the query
+/// parameter `token`; without it, or with a near miss, 401 with a
+/// `WWW-Authenticate` challenge and a body, before the 101.
+#[test]
+fn python_chat_token_by_cookie_or_query_accepted_missing_or_wrong_is_401() {
+    let server = start(chat_server::config_with(Some("s3cret".into())), chat_server::handler());
+    let script = r#"
+base = sys.argv[1].rstrip("/")
+with connect(base + "/room/a?name=alice", proxy=None,
+             additional_headers={"Cookie": "theme=dark; token=s3cret"}) as alice:
+    print(alice.recv(timeout=10))
+    with connect(base + "/room/a?token=s3cret&name=bob", proxy=None) as bob:
+        print(bob.recv(timeout=10))
+        assert alice.recv(timeout=10) == "* bob joined"
+def refused(path, cookie=None):
+    try:
+        connect(base + path, proxy=None, additional_headers={"Cookie": cookie} if cookie else None)
+    except InvalidStatus as e:
+        r = e.response
+        return f"{r.status_code} | {r.headers.get('WWW-Authenticate')} | {r.body.decode().strip()}"
+    raise AssertionError(f"{path} with {cookie} was accepted")
+print(refused("/"))
+print(refused("/room/a", "token=s3cre"))
+print(refused("/?token=s3cret1"))
+print(refused("/?token=S3CRET"))
+print(refused("/", "tok=s3cret"))
+print(refused("/nope?token=s3cret").split(" | ")[0])
+"#;
+    let Some(out) = python(script, &[&server.ws_url()]) else { return };
+    let challenge = r#"Cookie realm="ws101 chat", cookie-name="token""#;
+    let unauthorized = |why: &str| {
+        format!("401 | {challenge} | 401 unauthorized: {why}; send the cookie token=SECRET or add ?token=SECRET")
+    };
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "* welcome, you are alice (0 others here)".to_string(),
+            "* welcome, you are bob (1 other here)".to_string(),
+            unauthorized("no token"),
+            unauthorized("wrong token"),
+            unauthorized("wrong token"),
+            unauthorized("wrong token"),
+            unauthorized("no token"),
+            "404".to_string(),
+        ]
+    );
+}
+
+/// A plain GET of the lobby or of a room is the page (even on a server
+/// with a token: the page is where the token is typed); other paths 404.
+#[test]
+fn python_chat_http_page_at_the_lobby_and_rooms_404_elsewhere() {
+    let server = start(chat_server::config_with(Some("s3cret".into())), chat_server::handler());
+    let script = r#"
+import http.client
+host, port = sys.argv[1], int(sys.argv[2])
+def fetch(method, path):
+    c = http.client.HTTPConnection(host, port, timeout=10)
+    c.request(method, path)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, r.getheader("Content-Type"), body
+status, kind, body = fetch("GET", "/room/x")
+assert (status, kind) == (200, "text/html; charset=utf-8"), (status, kind)
+assert b"<title>ws101 chat</title>" in body
+paths = ["/", "/room/x?name=bo", "/room/lobby", "/nope", "/room/", "/room/a/b", "/room/x.html"]
+print(*(fetch("GET", p)[0] for p in paths), fetch("HEAD", "/room/x")[0], fetch("POST", "/room/x")[0])
+"#;
+    let Some(out) = python(script, &[&server.addr.ip().to_string(), &server.addr.port().to_string()]) else { return };
+    assert_eq!(out.trim(), "200 200 200 404 404 404 404 200 405");
+}
+
 // ---------------------------------------------------------------- helpers
 
 /// Is a missing peer a failure? Yes under CI (`CI=true`, as GitHub Actions,
