@@ -21,7 +21,7 @@
 
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -50,8 +50,11 @@ pub struct Options {
     /// After a close frame is sent, how long to wait for the peer's close
     /// and for TCP to end before closing it anyway. Default 10 s.
     pub close_timeout: Duration,
-    /// Bound on a single blocked write (a peer that stops reading). Default
-    /// 30 s; `None` waits forever.
+    /// Bound on sending one frame, from its first byte to its last, however
+    /// many system calls that takes: a peer that stops reading, or reads a
+    /// trickle, cannot hold a sender longer. When it passes the connection
+    /// is closed and the send returns [`Error::WriteTimeout`]. Default 30 s;
+    /// `None` waits forever.
     pub write_timeout: Option<Duration>,
 }
 
@@ -94,6 +97,18 @@ pub(crate) struct Shared {
     pub(crate) role: Role,
     protocol: Option<String>,
     pub(crate) peer: Option<SocketAddr>,
+    /// [`Options::write_timeout`], the deadline of each frame sent.
+    write_timeout: Option<Duration>,
+    /// Set by [`Writer::abort`]: what ends a blocked read or write is then
+    /// reported as [`Error::Aborted`].
+    aborted: AtomicBool,
+}
+
+impl Shared {
+    /// Was the connection aborted ([`Writer::abort`])?
+    pub(crate) fn aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
 }
 
 /// The write side, behind the mutex.
@@ -143,6 +158,8 @@ impl WebSocket {
             role,
             protocol,
             peer,
+            write_timeout: options.write_timeout,
+            aborted: AtomicBool::new(false),
         });
         let writer = Writer { shared };
         let reader = Reader::new(writer.clone(), (buf, start, end), options);
@@ -167,14 +184,35 @@ impl WebSocket {
         self.writer.send(message)
     }
 
+    /// The next message, or `Ok(None)` when none came within `timeout`;
+    /// see [`Reader::read_timeout`].
+    pub fn read_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+        self.reader.read_timeout(timeout)
+    }
+
+    /// [`read_ref`](Self::read_ref) within `timeout`; see
+    /// [`Reader::read_ref_timeout`].
+    pub fn read_ref_timeout(&mut self, timeout: Duration) -> Result<Option<MessageRef<'_>>, Error> {
+        self.reader.read_ref_timeout(timeout)
+    }
+
     /// Start the closing handshake and wait for it to finish: send a close
     /// frame, then read (discarding data) until the peer's close arrives and
-    /// TCP is closed, or the close timeout passes.
+    /// TCP is closed, or the close timeout passes ([`Error::CloseTimeout`]).
+    ///
+    /// A code that may not be sent (1005, 1006, 1015, out of range) or a
+    /// reason over 123 bytes is refused at once with [`Error::Usage`], and
+    /// nothing is sent: the connection stays open. Closing again after a
+    /// close was sent waits for the same handshake; after it finished, or
+    /// after the peer's close, it returns `Ok` at once.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        match self.writer.close(code, reason) {
+        let frame = CloseFrame { code, reason: reason.to_string() };
+        encode_close_payload(Some(&frame))?;
+        match self.writer.send_close(Some(&frame)) {
+            Ok(()) => {}
             // Closing twice, or after the peer's close, is harmless.
             Err(Error::AlreadyClosed) => return Ok(()),
-            Ok(()) | Err(Error::Usage(_)) => {}
+            Err(Error::Usage(_)) if self.writer.close_was_sent() => {}
             Err(e) => return Err(e),
         }
         loop {
@@ -282,6 +320,24 @@ impl Writer {
         self.send_close(Some(&CloseFrame { code, reason: reason.to_string() }))
     }
 
+    /// End the connection now, from any thread, without a closing
+    /// handshake (Node's `terminate()`): the socket is shut down both ways,
+    /// which wakes a read or a send blocked on it in another thread; both,
+    /// and every later call, return [`Error::Aborted`], and the peer sees
+    /// TCP end without a close frame (1006 on both sides, RFC 6455 §7.1.5).
+    /// It takes no lock, so a send stuck behind a peer that stopped reading
+    /// cannot hold it up.
+    pub fn abort(&self) {
+        self.shared.aborted.store(true, Ordering::Release);
+        self.shared.state.store(CLOSED, Ordering::Release);
+        let _ = self.shared.stream.shutdown(Shutdown::Both);
+    }
+
+    /// Has this side sent its close frame?
+    pub fn close_was_sent(&self) -> bool {
+        self.lock().map(|out| out.close_sent.is_some()).unwrap_or(true)
+    }
+
     /// The browser API's `readyState`.
     pub fn ready_state(&self) -> ReadyState {
         match self.shared.state.load(Ordering::Acquire) {
@@ -337,6 +393,36 @@ impl Writer {
         self.write_frame(&mut out, true, Opcode::Close, &payload)
     }
 
+    /// The keepalive ping, unless our close went out first: another thread
+    /// may have closed while this one waited for the lock, and a ping then
+    /// has no place on the wire (§5.5.1). `Ok(false)`: not sent.
+    pub(crate) fn send_keepalive_ping(&self, payload: &[u8]) -> Result<bool, Error> {
+        let mut out = self.lock()?;
+        if out.close_sent.is_some() {
+            return Ok(false);
+        }
+        self.write_frame(&mut out, true, Opcode::Ping, payload).map(|()| true)
+    }
+
+    /// For a connection dropped while open: a 1001 close frame if the
+    /// writer is free (another thread's send is not waited for), sent
+    /// within `grace`.
+    pub(crate) fn close_on_drop(&self, grace: Duration) {
+        let Ok(mut out) = self.shared.out.try_lock() else {
+            return;
+        };
+        if out.close_sent.is_some() {
+            return;
+        }
+        let Ok(payload) =
+            encode_close_payload(Some(&CloseFrame { code: CloseCode::GOING_AWAY, reason: String::new() }))
+        else {
+            return;
+        };
+        let deadline = Instant::now() + grace.min(self.shared.write_timeout.unwrap_or(grace));
+        let _ = self.write_frame_before(&mut out, true, Opcode::Close, &payload, Some(deadline));
+    }
+
     pub(crate) fn send_frame(&self, fin: bool, opcode: Opcode, payload: &[u8]) -> Result<(), Error> {
         let mut out = self.lock()?;
         self.write_frame(&mut out, fin, opcode, payload)
@@ -350,8 +436,24 @@ impl Writer {
     }
 
     /// Encode and write one frame while holding the lock: header and
-    /// payload in one system call.
+    /// payload in one system call when the socket takes it all, and never
+    /// longer than the write timeout in all.
     fn write_frame(&self, out: &mut Out, fin: bool, opcode: Opcode, payload: &[u8]) -> Result<(), Error> {
+        let deadline = self.shared.write_timeout.map(|timeout| Instant::now() + timeout);
+        self.write_frame_before(out, fin, opcode, payload, deadline)
+    }
+
+    fn write_frame_before(
+        &self,
+        out: &mut Out,
+        fin: bool,
+        opcode: Opcode,
+        payload: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
+        if self.shared.aborted() {
+            return Err(Error::Aborted);
+        }
         if self.shared.state.load(Ordering::Acquire) == CLOSED {
             return Err(Error::AlreadyClosed);
         }
@@ -376,8 +478,10 @@ impl Writer {
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = encode_header(&header, &mut head);
         trace::frame_sent(&head[..n], &header, payload);
+        let stream = &self.shared.stream;
+        let full = self.shared.write_timeout;
         let result = match mask {
-            None => write_all_vectored(&self.shared.stream, &mut [IoSlice::new(&head[..n]), IoSlice::new(payload)]),
+            None => write_all_before(stream, &mut [IoSlice::new(&head[..n]), IoSlice::new(payload)], deadline, full),
             Some(key) => {
                 // The caller's bytes are borrowed, so the masked payload is a
                 // copy; its buffer is reused from frame to frame.
@@ -386,7 +490,7 @@ impl Writer {
                 scratch.extend_from_slice(&head[..n]);
                 scratch.extend_from_slice(payload);
                 apply_mask(&mut scratch[n..], key, 0);
-                let result = (&self.shared.stream).write_all(scratch);
+                let result = write_all_before(stream, &mut [IoSlice::new(scratch)], deadline, full);
                 if scratch.capacity() > 64 * 1024 {
                     *scratch = Vec::new();
                 }
@@ -394,9 +498,17 @@ impl Writer {
             }
         };
         if let Err(e) = result {
+            // A frame cut short leaves the stream unusable: close it.
             self.shared.state.store(CLOSED, Ordering::Release);
             let _ = self.shared.stream.shutdown(Shutdown::Both);
-            return Err(Error::Io(e));
+            return Err(if self.shared.aborted() {
+                Error::Aborted
+            } else if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
+                log::info!("{:?}: a frame was not sent within the write timeout; closing", self.shared.peer);
+                Error::WriteTimeout
+            } else {
+                Error::Io(e)
+            });
         }
         if opcode == Opcode::Close {
             out.close_sent = Some(Instant::now());
@@ -406,9 +518,19 @@ impl Writer {
     }
 }
 
-/// `write_all` for a list of buffers: `writev` until every byte is out.
-fn write_all_vectored(mut stream: &TcpStream, mut bufs: &mut [IoSlice<'_>]) -> io::Result<()> {
+/// `write_all` for a list of buffers, `writev` until every byte is out,
+/// by `deadline`. The socket's write timeout (`full`, set once for the
+/// connection) bounds one system call; after a partial write it is cut to
+/// the time left, so that a peer reading a trickle cannot restart the
+/// clock with every few bytes it takes, and restored once the frame is out.
+fn write_all_before(
+    mut stream: &TcpStream,
+    mut bufs: &mut [IoSlice<'_>],
+    deadline: Option<Instant>,
+    full: Option<Duration>,
+) -> io::Result<()> {
     IoSlice::advance_slices(&mut bufs, 0);
+    let mut shortened = false;
     while !bufs.is_empty() {
         match stream.write_vectored(bufs) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -416,6 +538,17 @@ fn write_all_vectored(mut stream: &TcpStream, mut bufs: &mut [IoSlice<'_>]) -> i
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
+        if let (false, Some(deadline)) = (bufs.is_empty(), deadline) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+            stream.set_write_timeout(Some(left))?;
+            shortened = true;
+        }
+    }
+    if shortened {
+        stream.set_write_timeout(full)?;
     }
     Ok(())
 }

@@ -53,6 +53,14 @@ pub enum Error {
     /// TCP ended (EOF or reset) without a close frame: the §7.1.5 "abnormal
     /// closure", 1006 locally.
     ConnectionLost,
+    /// A frame could not be sent within the write timeout
+    /// (`Options::write_timeout`): the peer stopped reading, or reads too
+    /// slowly. The connection was closed without a closing handshake (1006
+    /// locally).
+    WriteTimeout,
+    /// The connection was ended with `Writer::abort`, on this thread or
+    /// another: no closing handshake (1006 locally).
+    Aborted,
     /// An I/O error from the operating system, including read timeouts.
     Io(io::Error),
     /// The connection is closed; nothing more can be read or sent.
@@ -93,6 +101,8 @@ impl Error {
             | Error::Refused(_)
             | Error::CloseTimeout
             | Error::ConnectionLost
+            | Error::WriteTimeout
+            | Error::Aborted
             | Error::Io(_)
             | Error::AlreadyClosed
             | Error::Usage(_)
@@ -151,6 +161,10 @@ impl fmt::Display for Error {
                 write!(f, "the peer did not finish the closing handshake in time")
             }
             Error::ConnectionLost => write!(f, "TCP closed without a close frame (1006, RFC 6455 §7.1.5)"),
+            Error::WriteTimeout => {
+                write!(f, "a frame was not sent within the write timeout; the connection was closed")
+            }
+            Error::Aborted => write!(f, "the connection was aborted (1006, no closing handshake)"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::AlreadyClosed => write!(f, "the connection is already closed"),
             Error::Usage(why) => write!(f, "not allowed: {why}"),

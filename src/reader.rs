@@ -18,7 +18,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::close::{CloseCode, CloseFrame};
+use crate::close::CloseFrame;
 use crate::connection::{Options, Writer, CLOSED, CLOSING, OPEN};
 use crate::error::{Error, Reply};
 use crate::frame::Opcode;
@@ -42,6 +42,8 @@ pub struct Reader {
     receiver: Receiver,
     /// The last message [`Reader::read_ref`] could not lend from `buf`.
     owned: Option<Message>,
+    /// The last message it lent from `buf`: opcode and payload range.
+    lent: Option<(Opcode, std::ops::Range<usize>)>,
     writer: Writer,
     options: Options,
     /// Payload of our outstanding keepalive ping and when it was sent.
@@ -68,6 +70,7 @@ impl Reader {
             end,
             receiver,
             owned: None,
+            lent: None,
             writer,
             options,
             ping: None,
@@ -82,9 +85,27 @@ impl Reader {
     /// The next message; see [`WebSocket::read`](crate::WebSocket::read).
     pub fn read(&mut self) -> Result<Message, Error> {
         loop {
-            if self.writer.shared.state.load(Ordering::Acquire) == CLOSED {
-                return Err(Error::AlreadyClosed);
+            if let Some(message) = self.read_until(None)? {
+                return Ok(message);
             }
+        }
+    }
+
+    /// The next message, or `Ok(None)` when none was complete within
+    /// `timeout`. The connection stays open and usable: a message that
+    /// was half in stays half in, and the next read goes on with it. The
+    /// keepalive and close timers run underneath as in [`read`](Self::read)
+    /// (an unanswered ping still fails the connection). This is the way for
+    /// one thread to wait "at most 100 ms" and then do other work, as
+    /// python-websockets' `recv(timeout=…)` does.
+    pub fn read_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+        self.read_until(Some(Instant::now() + timeout))
+    }
+
+    /// The read loop, giving up with `Ok(None)` at `deadline`.
+    fn read_until(&mut self, deadline: Option<Instant>) -> Result<Option<Message>, Error> {
+        loop {
+            self.check_open()?;
             // 1. Whole frames already in the buffer.
             if self.start < self.end {
                 let (used, message) = match self.receiver.feed(&self.buf[self.start..self.end]) {
@@ -94,15 +115,30 @@ impl Reader {
                 self.start += used;
                 if let Some(message) = message {
                     match self.handle(message) {
-                        Ok(Some(message)) => return Ok(message),
+                        Ok(Some(message)) => return Ok(Some(message)),
                         Ok(None) => continue,
                         Err(e) => return Err(self.fail(e)),
                     }
                 }
             }
-            // 2. More bytes from the socket.
-            self.read_more(0)?;
+            // 2. More bytes from the socket, unless the time is up.
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+            self.read_more(0, deadline)?;
         }
+    }
+
+    /// `Err` once the connection is closed: [`Error::Aborted`] after an
+    /// abort, [`Error::AlreadyClosed`] otherwise.
+    fn check_open(&self) -> Result<(), Error> {
+        if self.writer.shared.aborted() {
+            return Err(Error::Aborted);
+        }
+        if self.writer.shared.state.load(Ordering::Acquire) == CLOSED {
+            return Err(Error::AlreadyClosed);
+        }
+        Ok(())
     }
 
     /// The next message, lent from the read buffer when it can be: a
@@ -130,11 +166,32 @@ impl Reader {
     /// # }
     /// ```
     pub fn read_ref(&mut self) -> Result<MessageRef<'_>, Error> {
-        self.owned = None;
-        let (opcode, payload) = loop {
-            if self.writer.shared.state.load(Ordering::Acquire) == CLOSED {
-                return Err(Error::AlreadyClosed);
+        loop {
+            // The loan ends with the loop's turn only when it found nothing:
+            // checked without holding the borrow, then taken again.
+            if self.read_ref_until(None)?.is_some() {
+                break;
             }
+        }
+        self.lent()
+    }
+
+    /// [`read_ref`](Self::read_ref) within `timeout`: `Ok(None)` when no
+    /// message was complete in time, as in [`read_timeout`](Self::read_timeout).
+    pub fn read_ref_timeout(&mut self, timeout: Duration) -> Result<Option<MessageRef<'_>>, Error> {
+        match self.read_ref_until(Some(Instant::now() + timeout))? {
+            Some(()) => self.lent().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The zero-copy read loop. `Some(())`: a message is ready, in
+    /// `self.lent` (a range of `buf`) or in `self.owned`.
+    fn read_ref_until(&mut self, deadline: Option<Instant>) -> Result<Option<()>, Error> {
+        self.owned = None;
+        self.lent = None;
+        loop {
+            self.check_open()?;
             let found = match self.receiver.feed_in_place(&mut self.buf[self.start..self.end]) {
                 Ok(found) => found,
                 Err(e) => return Err(self.fail(e)),
@@ -145,18 +202,32 @@ impl Reader {
                     self.start += used;
                     // As in `handle`: data after our close is dropped.
                     if !self.close_sent() {
-                        break (opcode, payload);
+                        self.lent = Some((opcode, payload));
+                        return Ok(Some(()));
                     }
+                    continue;
                 }
-                InPlace::Incomplete => self.read_more(0)?,
+                InPlace::Partial { .. } | InPlace::Incomplete if deadline.is_some_and(|d| Instant::now() >= d) => {
+                    return Ok(None)
+                }
+                InPlace::Incomplete => self.read_more(0, deadline)?,
                 InPlace::Partial { frame_len } if frame_len <= READ_BUFFER_MAX as u64 => {
-                    self.read_more(frame_len as usize)?
+                    self.read_more(frame_len as usize, deadline)?
                 }
                 InPlace::Partial { .. } | InPlace::Feed => {
-                    let message = self.read()?;
-                    return Ok(self.owned.insert(message).as_message_ref());
+                    return Ok(self.read_until(deadline)?.map(|message| {
+                        self.owned = Some(message);
+                    }));
                 }
             }
+        }
+    }
+
+    /// The message [`read_ref_until`](Self::read_ref_until) found.
+    fn lent(&mut self) -> Result<MessageRef<'_>, Error> {
+        let Some((opcode, payload)) = self.lent.clone() else {
+            // Not lent from `buf`: then `read_ref_until` put it in `owned`.
+            return self.owned.as_ref().map(Message::as_message_ref).ok_or(Error::AlreadyClosed);
         };
         let payload = &self.buf[payload];
         match opcode {
@@ -175,15 +246,17 @@ impl Reader {
     }
 
     /// Read more bytes from the socket (`frame_len`: as in `fill_buffer`),
-    /// running the timers when the read times out.
-    fn read_more(&mut self, frame_len: usize) -> Result<(), Error> {
-        self.arm_timer()?;
+    /// running the timers when the read times out, and waiting no later
+    /// than `deadline`.
+    fn read_more(&mut self, frame_len: usize, deadline: Option<Instant>) -> Result<(), Error> {
+        self.arm_timer(deadline)?;
         match self.fill_buffer(frame_len) {
             Ok(()) => Ok(()),
             Err(Error::Io(e)) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 self.on_timer()
             }
             Err(Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(_) if self.writer.shared.aborted() => Err(Error::Aborted),
             Err(e @ (Error::Io(_) | Error::ConnectionLost)) => {
                 // RFC 6455 §7.1.5: TCP closed with no close frame: 1006.
                 log::debug!("{:?}: {e}", self.writer.shared.peer);
@@ -306,7 +379,7 @@ impl Reader {
     /// timeout). The tick is constant, so an idle or busy connection makes
     /// no extra system call; it also bounds how long a reader blocked before
     /// another thread sent a close takes to notice it.
-    fn arm_timer(&mut self) -> Result<(), Error> {
+    fn arm_timer(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
         let now = Instant::now();
         if self.close_deadline.is_none() && self.close_sent() {
             let sent = self.writer.lock().ok().and_then(|out| out.close_sent).unwrap_or(now);
@@ -320,6 +393,8 @@ impl Reader {
         } else {
             self.options.ping_interval.map_or(self.options.close_timeout, |i| i.min(self.options.close_timeout))
         };
+        // A read with a timeout wakes at its own deadline too.
+        let wanted = deadline.map_or(wanted, |d| wanted.min(left(d)));
         if Some(wanted) != self.timeout_set {
             self.writer.shared.stream.set_read_timeout(Some(wanted))?;
             self.timeout_set = Some(wanted);
@@ -349,8 +424,9 @@ impl Reader {
                 // Keepalive: the peer has been silent for a whole interval.
                 self.pings_sent += 1;
                 let payload = self.pings_sent.to_be_bytes();
-                self.writer.send_frame(true, Opcode::Ping, &payload)?;
-                self.ping = Some((payload, now));
+                if self.writer.send_keepalive_ping(&payload)? {
+                    self.ping = Some((payload, now));
+                }
                 Ok(())
             }
             _ => Ok(()),
@@ -358,20 +434,29 @@ impl Reader {
     }
 }
 
+/// How long dropping an open connection may take: the 1001 close frame
+/// must be out by then (it nearly always is at once), and the peer's close
+/// and FIN are awaited no longer.
+pub const DROP_GRACE: Duration = Duration::from_millis(100);
+
 impl Drop for Reader {
-    /// A connection dropped while open is closed with 1001 Going Away (best
-    /// effort) so the peer is told, rather than seeing TCP vanish; one
-    /// dropped in the middle of its closing handshake finishes it (bounded
-    /// by the close timeout).
+    /// A connection dropped while open is closed with 1001 Going Away so
+    /// the peer is told, rather than seeing TCP vanish; one dropped in the
+    /// middle of its closing handshake is finished the same way. Either way
+    /// the dropping thread waits at most [`DROP_GRACE`] for the peer's
+    /// close and FIN, then leaves the rest to the kernel
+    /// (`docs/09-closing.md`, "Dropping a connection").
     fn drop(&mut self) {
-        match self.writer.shared.state.load(Ordering::Acquire) {
-            OPEN => {
-                let _ = self.writer.close(CloseCode::GOING_AWAY, "");
-                self.finish_close();
-            }
-            CLOSING => self.finish_close(),
-            _ => {}
+        let state = self.writer.shared.state.load(Ordering::Acquire);
+        if state == CLOSED {
+            return;
         }
+        if state == OPEN {
+            self.writer.close_on_drop(DROP_GRACE);
+        }
+        let _ = self.writer.shared.stream.shutdown(Shutdown::Write);
+        drain(&self.writer.shared.stream, DROP_GRACE.min(self.options.close_timeout), self.timeout_set);
+        self.writer.shared.state.store(CLOSED, Ordering::Release);
     }
 }
 
