@@ -4,7 +4,9 @@
 //! then `cargo run --release --example autobahn_client [BASE_URL]` (default
 //! `ws://127.0.0.1:9001`): it asks for the number of cases, runs each one by
 //! echoing every message until the connection closes, and asks the suite to
-//! write its reports (`docs/13-conformance.md`).
+//! write its reports (`docs/13-conformance.md`). Built with `--features
+//! deflate`, it offers permessage-deflate, for sections 12 and 13
+//! (`docs/14-compression.md`).
 
 use ws101::{ClientConfig, Error, Message};
 
@@ -15,6 +17,13 @@ fn main() -> Result<(), Error> {
     let base = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:9001".to_string());
     let mut config = ClientConfig::default();
     config.options.ping_interval = None;
+    // Built with the deflate feature, the client offers permessage-deflate
+    // with `client_no_context_takeover` too (RFC 7692 §7.1.1.2: a promise
+    // to compress each message on its own): the suite's sections 13.2,
+    // 13.5–13.7 ask a client to take that option and need it offered.
+    if let Some(deflate) = config.deflate.as_mut() {
+        deflate.no_context_takeover = true;
+    }
 
     let mut ws = ws101::connect_with(&format!("{base}/getCaseCount"), &config)?;
     let count: u32 = match ws.read()? {

@@ -253,7 +253,8 @@ fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 
 enum Reassembler {
     Mine(ex07::Reassembler),
-    Reference(reference_reassembler::FrameReassembler),
+    // Boxed: the reference holds a whole `message::Receiver`.
+    Reference(Box<reference_reassembler::FrameReassembler>),
 }
 
 impl Reassembler {
@@ -261,7 +262,7 @@ impl Reassembler {
         if mine(7) {
             Reassembler::Mine(ex07::Reassembler::new(max))
         } else {
-            Reassembler::Reference(reference_reassembler::FrameReassembler::new(max))
+            Reassembler::Reference(Box::new(reference_reassembler::FrameReassembler::new(max)))
         }
     }
 

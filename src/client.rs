@@ -30,10 +30,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
-use crate::connection::{Options, WebSocket};
+use crate::connection::{Negotiated, Options, WebSocket};
+use crate::deflate::{self, Deflate};
 use crate::error::Error;
 use crate::frame::Parsed;
-use crate::handshake::{check_response, client_request};
+use crate::handshake::{check_response, client_request, parse_extensions, Extension};
 use crate::http::{check_field, decode_chunked, is_token, parse_response, HeadLimits, Headers, Response};
 use crate::message::Role;
 use crate::trace;
@@ -60,6 +61,10 @@ pub struct ClientConfig {
     /// Most bytes of a refusal's body kept in [`Error::Refused`]; the rest
     /// is not read. Default 64 KiB.
     pub max_refusal_body: usize,
+    /// permessage-deflate (RFC 7692) to offer; `None` offers nothing.
+    /// Default: [`Deflate::client`] with the `deflate` feature, `None`
+    /// without.
+    pub deflate: Option<Deflate>,
     /// Settings of the open connection.
     pub options: Options,
 }
@@ -73,6 +78,7 @@ impl Default for ClientConfig {
             open_timeout: Duration::from_secs(10),
             head_limits: HeadLimits { max_head_size: 16 * 1024, max_headers: 128 },
             max_refusal_body: 64 * 1024,
+            deflate: deflate::AVAILABLE.then(Deflate::client),
             options: Options::default(),
         }
     }
@@ -282,7 +288,13 @@ pub fn connect(url: &str) -> Result<WebSocket, Error> {
 pub fn connect_with(url: &str, config: &ClientConfig) -> Result<WebSocket, Error> {
     let parsed = parse_url(url)?;
     // Every piece of caller input is checked before TCP is even opened.
-    let (host, fields) = config.request_fields()?;
+    let (host, mut fields) = config.request_fields()?;
+    // permessage-deflate, offered as browsers offer it (RFC 7692 §7.1).
+    let offers: Vec<Extension> = config.deflate.iter().filter(|_| deflate::AVAILABLE).map(deflate::offer).collect();
+    if !offers.is_empty() {
+        let list = offers.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ");
+        fields.append("Sec-WebSocket-Extensions", list);
+    }
     let host = host.unwrap_or_else(|| parsed.host_header());
     let deadline = Instant::now() + config.open_timeout;
     let addrs: Vec<SocketAddr> = (parsed.host.as_str(), parsed.port).to_socket_addrs()?.collect();
@@ -341,11 +353,20 @@ pub fn connect_with(url: &str, config: &ClientConfig) -> Result<WebSocket, Error
     if let Some(accept) = response.headers.get("Sec-WebSocket-Accept") {
         trace::accept_key(&key, accept);
     }
-    let protocol = check_response(&response, &key, &config.subprotocols)?;
+    let protocol = check_response(&response, &key, &config.subprotocols, &offers)?;
+    let mut negotiated = Negotiated { protocol, ..Negotiated::default() };
+    let agreed = parse_extensions(response.headers.all("Sec-WebSocket-Extensions"))
+        .map_err(|_| Error::BadResponse("Sec-WebSocket-Extensions does not follow RFC 6455 §9.1".into()))?;
+    if let Some(agreed) = agreed.iter().find(|e| e.name == deflate::PERMESSAGE_DEFLATE) {
+        let settings = config.deflate.clone().unwrap_or_else(Deflate::client);
+        let terms = deflate::check_response(agreed, &settings).map_err(Error::BadResponse)?;
+        negotiated.extensions = agreed.to_string();
+        negotiated.deflate = Some((terms, settings));
+    }
     stream.set_write_timeout(config.options.write_timeout)?;
     let peer = stream.peer_addr().ok();
     let mut ws =
-        WebSocket::from_handshake(stream, Role::Client, (buf, used, end), protocol, peer, config.options.clone());
+        WebSocket::from_handshake(stream, Role::Client, (buf, used, end), negotiated, peer, config.options.clone());
     ws.set_url(url);
     ws.set_response(response);
     Ok(ws)

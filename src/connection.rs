@@ -26,8 +26,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::close::{encode_close_payload, CloseCode, CloseFrame};
+use crate::deflate::{Agreed, Deflate, Deflater, Inflater};
 use crate::error::Error;
-use crate::frame::{encode_header, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::frame::{encode_header, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, RSV1};
 use crate::http::{Request, Response};
 use crate::mask::apply_mask;
 use crate::message::{Limits, Message, MessageRef, Role};
@@ -96,6 +97,8 @@ pub(crate) struct Shared {
     pub(crate) state: AtomicU8,
     pub(crate) role: Role,
     protocol: Option<String>,
+    /// The agreed `Sec-WebSocket-Extensions` value, `""` for none.
+    extensions: String,
     pub(crate) peer: Option<SocketAddr>,
     /// [`Options::write_timeout`], the deadline of each frame sent.
     write_timeout: Option<Duration>,
@@ -120,6 +123,20 @@ pub(crate) struct Out {
     scratch: Vec<u8>,
     /// Client only: masking keys from the operating system, drawn in bulk.
     keys: crate::client::KeySource,
+    /// With permessage-deflate: the compressor, and its output, reused.
+    deflater: Option<Deflater>,
+    compressed: Vec<u8>,
+}
+
+/// What the opening handshake settled, for [`WebSocket::from_handshake`].
+#[derive(Debug, Default)]
+pub(crate) struct Negotiated {
+    /// The subprotocol, if any.
+    pub(crate) protocol: Option<String>,
+    /// The `Sec-WebSocket-Extensions` value agreed, `""` for none.
+    pub(crate) extensions: String,
+    /// permessage-deflate, if agreed: what was agreed, and the settings.
+    pub(crate) deflate: Option<(Agreed, Deflate)>,
 }
 
 /// The sending half: clone it freely and send from any thread.
@@ -147,22 +164,33 @@ impl WebSocket {
         stream: TcpStream,
         role: Role,
         (buf, start, end): (Vec<u8>, usize, usize),
-        protocol: Option<String>,
+        negotiated: Negotiated,
         peer: Option<SocketAddr>,
         options: Options,
     ) -> WebSocket {
+        let deflate = negotiated.deflate.as_ref();
+        let deflater = deflate.and_then(|(agreed, config)| Deflater::new(agreed, config));
+        let inflater = deflate.and_then(|(agreed, _)| Inflater::new(agreed));
+        let out = Out {
+            close_sent: None,
+            scratch: Vec::new(),
+            keys: crate::client::KeySource::default(),
+            deflater,
+            compressed: Vec::new(),
+        };
         let shared = Arc::new(Shared {
             stream,
-            out: Mutex::new(Out { close_sent: None, scratch: Vec::new(), keys: crate::client::KeySource::default() }),
+            out: Mutex::new(out),
             state: AtomicU8::new(OPEN),
             role,
-            protocol,
+            protocol: negotiated.protocol,
+            extensions: negotiated.extensions,
             peer,
             write_timeout: options.write_timeout,
             aborted: AtomicBool::new(false),
         });
         let writer = Writer { shared };
-        let reader = Reader::new(writer.clone(), (buf, start, end), options);
+        let reader = Reader::new(writer.clone(), (buf, start, end), options, inflater);
         WebSocket { reader, writer, url: None, request: None, response: None }
     }
 
@@ -245,8 +273,9 @@ impl WebSocket {
         self.writer.protocol()
     }
 
-    /// Always empty: no extension is implemented (the browser API's
-    /// `extensions`).
+    /// The extensions agreed in the handshake, as the 101 named them
+    /// (`permessage-deflate; server_max_window_bits=12`), or `""` (the
+    /// browser API's `extensions`).
     pub fn extensions(&self) -> &str {
         self.writer.extensions()
     }
@@ -291,8 +320,8 @@ impl Writer {
     /// Send a message. `Message::Close(None)` sends an empty close frame.
     pub fn send(&self, message: Message) -> Result<(), Error> {
         match message {
-            Message::Text(text) => self.send_frame(true, Opcode::Text, text.as_bytes()),
-            Message::Binary(data) => self.send_frame(true, Opcode::Binary, &data),
+            Message::Text(text) => self.send_data(Opcode::Text, text.as_bytes()),
+            Message::Binary(data) => self.send_data(Opcode::Binary, &data),
             Message::Ping(data) => self.send_frame(true, Opcode::Ping, &data),
             Message::Pong(data) => self.send_frame(true, Opcode::Pong, &data),
             Message::Close(frame) => self.send_close(frame.as_ref()),
@@ -301,12 +330,46 @@ impl Writer {
 
     /// Send a text message.
     pub fn send_text(&self, text: &str) -> Result<(), Error> {
-        self.send_frame(true, Opcode::Text, text.as_bytes())
+        self.send_data(Opcode::Text, text.as_bytes())
     }
 
     /// Send a binary message.
     pub fn send_binary(&self, data: &[u8]) -> Result<(), Error> {
-        self.send_frame(true, Opcode::Binary, data)
+        self.send_data(Opcode::Binary, data)
+    }
+
+    /// A whole text or binary message in one frame, compressed when
+    /// permessage-deflate was agreed and the message is long enough.
+    fn send_data(&self, opcode: Opcode, payload: &[u8]) -> Result<(), Error> {
+        let mut out = self.lock()?;
+        let compress = out.deflater.as_ref().is_some_and(|d| d.wants(payload.len()));
+        self.write_data(&mut out, true, opcode, payload, compress)
+    }
+
+    /// One frame of a text or binary message; with `compress`, its payload
+    /// goes through the compressor, and the message's first frame carries
+    /// RSV1 (RFC 7692 §6: "the Per-Message Compressed bit … on the first
+    /// frame of the message").
+    fn write_data(
+        &self,
+        out: &mut Out,
+        fin: bool,
+        opcode: Opcode,
+        payload: &[u8],
+        compress: bool,
+    ) -> Result<(), Error> {
+        let Some(deflater) = out.deflater.as_mut().filter(|_| compress) else {
+            return self.write_frame(out, fin, opcode, payload);
+        };
+        let mut compressed = std::mem::take(&mut out.compressed);
+        deflater.compress(payload, fin, &mut compressed)?;
+        let rsv = if opcode == Opcode::Continuation { 0 } else { RSV1 };
+        let deadline = self.shared.write_timeout.map(|timeout| Instant::now() + timeout);
+        let result = self.write_frame_before(out, fin, opcode, &compressed, deadline, rsv);
+        if compressed.capacity() <= 64 * 1024 {
+            out.compressed = compressed;
+        }
+        result
     }
 
     /// Send a ping; its pong will come back through the reader.
@@ -352,10 +415,9 @@ impl Writer {
         self.shared.protocol.as_deref()
     }
 
-    /// Always empty: no extension is implemented (the browser API's
-    /// `extensions`).
+    /// The extensions agreed in the handshake, or `""`.
     pub fn extensions(&self) -> &str {
-        ""
+        &self.shared.extensions
     }
 
     /// Send a message as several frames: the first with `opcode` (text or
@@ -376,10 +438,12 @@ impl Writer {
             }
         }
         let mut out = self.lock()?;
+        let total = fragments.iter().map(|f| f.len()).sum();
+        let compress = out.deflater.as_ref().is_some_and(|d| d.wants(total));
         let last = fragments.len().saturating_sub(1);
         for (i, fragment) in fragments.iter().enumerate() {
             let op = if i == 0 { opcode } else { Opcode::Continuation };
-            self.write_frame(&mut out, i == last, op, fragment)?;
+            self.write_data(&mut out, i == last, op, fragment, compress)?;
         }
         Ok(())
     }
@@ -420,7 +484,7 @@ impl Writer {
             return;
         };
         let deadline = Instant::now() + grace.min(self.shared.write_timeout.unwrap_or(grace));
-        let _ = self.write_frame_before(&mut out, true, Opcode::Close, &payload, Some(deadline));
+        let _ = self.write_frame_before(&mut out, true, Opcode::Close, &payload, Some(deadline), 0);
     }
 
     pub(crate) fn send_frame(&self, fin: bool, opcode: Opcode, payload: &[u8]) -> Result<(), Error> {
@@ -440,9 +504,11 @@ impl Writer {
     /// longer than the write timeout in all.
     fn write_frame(&self, out: &mut Out, fin: bool, opcode: Opcode, payload: &[u8]) -> Result<(), Error> {
         let deadline = self.shared.write_timeout.map(|timeout| Instant::now() + timeout);
-        self.write_frame_before(out, fin, opcode, payload, deadline)
+        self.write_frame_before(out, fin, opcode, payload, deadline, 0)
     }
 
+    /// [`write_frame`](Self::write_frame) by `deadline`, with the RSV bits
+    /// `rsv` set.
     fn write_frame_before(
         &self,
         out: &mut Out,
@@ -450,6 +516,7 @@ impl Writer {
         opcode: Opcode,
         payload: &[u8],
         deadline: Option<Instant>,
+        rsv: u8,
     ) -> Result<(), Error> {
         if self.shared.aborted() {
             return Err(Error::Aborted);
@@ -477,6 +544,7 @@ impl Writer {
         let header = FrameHeader { fin, opcode, mask, payload_len: payload.len() as u64 };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = encode_header(&header, &mut head);
+        head[0] |= rsv;
         trace::frame_sent(&head[..n], &header, payload);
         let stream = &self.shared.stream;
         let full = self.shared.write_timeout;

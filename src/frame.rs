@@ -144,13 +144,24 @@ pub enum Parsed<T> {
 /// # Ok::<(), ws101::Error>(())
 /// ```
 pub fn parse_header(buf: &[u8]) -> Result<Parsed<FrameHeader>, Error> {
+    Ok(match parse_header_with(buf, 0)? {
+        Parsed::Complete((header, _), used) => Parsed::Complete(header, used),
+        Parsed::Incomplete => Parsed::Incomplete,
+    })
+}
+
+/// [`parse_header`] on a connection whose extensions give a meaning to the
+/// RSV bits in `allowed` (`RSV1` for permessage-deflate, RFC 7692 §6):
+/// those may be set, and are returned with the header.
+pub fn parse_header_with(buf: &[u8], allowed: u8) -> Result<Parsed<(FrameHeader, u8)>, Error> {
     let [b0, b1, ..] = *buf else {
         return Ok(Parsed::Incomplete);
     };
     // RFC 6455 §5.2: "If a nonzero value is received and none of the
     // negotiated extensions defines the meaning of such a nonzero value, the
     // receiving endpoint MUST _Fail the WebSocket Connection_."
-    if b0 & (RSV1 | RSV2 | RSV3) != 0 {
+    let rsv = b0 & (RSV1 | RSV2 | RSV3);
+    if rsv & !allowed != 0 {
         return Err(Error::Protocol("RSV bit set but no extension was negotiated (RFC 6455 §5.2)"));
     }
     // RFC 6455 §5.2: "If an unknown opcode is received, the receiving
@@ -217,13 +228,14 @@ pub fn parse_header(buf: &[u8]) -> Result<Parsed<FrameHeader>, Error> {
     };
 
     let header = FrameHeader { fin, opcode, mask, payload_len };
-    Ok(Parsed::Complete(header, pos))
+    Ok(Parsed::Complete((header, rsv), pos))
 }
 
 /// Encode `header` into `out` and return how many bytes it took (2 to 14).
 ///
-/// Always uses the minimal length encoding (§5.2). RSV bits are always 0:
-/// no extension is ever negotiated.
+/// Always uses the minimal length encoding (§5.2). RSV bits are 0; a
+/// connection with permessage-deflate sets RSV1 on the first frame of a
+/// compressed message afterwards (RFC 7692 §6).
 ///
 /// ```
 /// use ws101::frame::{encode_header, FrameHeader, Opcode};

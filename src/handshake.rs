@@ -304,9 +304,11 @@ impl Decision {
     }
 }
 
-/// Extensions this crate implements, by name. None yet: an application
-/// that agrees to an offered extension gets a 500, not a broken stream.
-pub const IMPLEMENTED_EXTENSIONS: [&str; 0] = [];
+/// Extensions this crate implements, by name: permessage-deflate with the
+/// `deflate` feature, else none. An application that agrees to another
+/// offered extension gets a 500, not a broken stream.
+pub const IMPLEMENTED_EXTENSIONS: &[&str] =
+    if crate::deflate::AVAILABLE { &[crate::deflate::PERMESSAGE_DEFLATE] } else { &[] };
 
 /// Header fields the handshake writes itself; an acceptance may not add
 /// them.
@@ -413,7 +415,12 @@ pub fn client_request(host: &str, target: &str, key: &str, protocols: &[String],
 
 /// Check the server's answer (§4.1, the numbered steps after "the client
 /// MUST validate the server's response"); returns the chosen subprotocol.
-pub fn check_response(resp: &Response, key: &str, offered: &[String]) -> Result<Option<String>, Error> {
+pub fn check_response(
+    resp: &Response,
+    key: &str,
+    offered: &[String],
+    extensions: &[Extension],
+) -> Result<Option<String>, Error> {
     let fail = |why: String| Err(Error::BadResponse(why));
     // 1. "If the status code received from the server is not 101, the client
     // handles the response per HTTP [RFC2616] procedures."
@@ -442,9 +449,18 @@ pub fn check_response(resp: &Response, key: &str, offered: &[String]) -> Result<
     if accepts != [expected.as_str()] {
         return fail(format!("Sec-WebSocket-Accept is {accepts:?}, expected {expected:?}"));
     }
-    // 5. Extensions not requested MUST fail; we request none.
-    if let Some(ext) = resp.headers.get("Sec-WebSocket-Extensions") {
-        return fail(format!("the server chose extension {ext:?}, which was not requested"));
+    // 5. "If the response includes a |Sec-WebSocket-Extensions| header
+    // field and this header field indicates the use of an extension that was
+    // not present in the client's handshake …, the client MUST _Fail_".
+    let agreed = parse_extensions(resp.headers.all("Sec-WebSocket-Extensions"))
+        .map_err(|_| Error::BadResponse("Sec-WebSocket-Extensions does not follow RFC 6455 §9.1".into()))?;
+    for (i, extension) in agreed.iter().enumerate() {
+        if !extensions.iter().any(|offered| offered.name == extension.name) {
+            return fail(format!("the server chose extension {extension}, which was not requested"));
+        }
+        if agreed[..i].iter().any(|earlier| earlier.name == extension.name) {
+            return fail(format!("the server chose extension {} twice", extension.name));
+        }
     }
     // 6. "If the response includes a |Sec-WebSocket-Protocol| header field
     // and this header field indicates the use of a subprotocol that was not
@@ -544,14 +560,14 @@ mod tests {
     fn client_checks_the_response() {
         let key = "dGhlIHNhbXBsZSBub25jZQ==";
         let ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n";
-        assert_eq!(check_response(&response(&format!("{ok}\r\n")), key, &[]).unwrap(), None);
+        assert_eq!(check_response(&response(&format!("{ok}\r\n")), key, &[], &[]).unwrap(), None);
         let chat = format!("{ok}Sec-WebSocket-Protocol: chat\r\n\r\n");
-        assert_eq!(check_response(&response(&chat), key, &["chat".into()]).unwrap().as_deref(), Some("chat"));
-        assert!(check_response(&response(&chat), key, &["other".into()]).is_err());
+        assert_eq!(check_response(&response(&chat), key, &["chat".into()], &[]).unwrap().as_deref(), Some("chat"));
+        assert!(check_response(&response(&chat), key, &["other".into()], &[]).is_err());
         let wrong = ok.replace("xOo=", "xOp=") + "\r\n";
-        let Err(Error::BadResponse(why)) = check_response(&response(&wrong), key, &[]) else { panic!() };
+        let Err(Error::BadResponse(why)) = check_response(&response(&wrong), key, &[], &[]) else { panic!() };
         assert!(why.contains("xOp="), "{why}");
-        assert!(check_response(&response("HTTP/1.1 403 Forbidden\r\n\r\n"), key, &[]).is_err());
+        assert!(check_response(&response("HTTP/1.1 403 Forbidden\r\n\r\n"), key, &[], &[]).is_err());
     }
 
     #[test]
@@ -606,8 +622,13 @@ mod tests {
         let not_offered = Accept { protocol: Some("mqtt".into()), ..Accept::default() };
         assert!(response_for(&up, &not_offered).unwrap_err().contains("not offered"));
         let deflate = Extension { name: "permessage-deflate".into(), params: vec![] };
-        let unimplemented = Accept { extensions: vec![deflate], ..Accept::default() };
-        assert!(response_for(&up, &unimplemented).unwrap_err().contains("not implemented"));
+        let with_deflate = Accept { extensions: vec![deflate], ..Accept::default() };
+        match response_for(&up, &with_deflate) {
+            Ok((head, _)) => assert!(head.contains("\r\nSec-WebSocket-Extensions: permessage-deflate\r\n")),
+            Err(why) => assert!(!crate::deflate::AVAILABLE && why.contains("not implemented"), "{why}"),
+        }
+        let unoffered = upgrade("");
+        assert!(response_for(&unoffered, &with_deflate).unwrap_err().contains("not offered"));
         let other = Extension { name: "x-other".into(), params: vec![] };
         assert!(response_for(&up, &Accept { extensions: vec![other], ..Accept::default() }).is_err());
         for (name, value) in [("Set-Cookie", "a=1\r\nX: 2"), ("Sec-WebSocket-Accept", "x"), ("connection", "close")] {

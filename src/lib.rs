@@ -44,6 +44,7 @@
 pub mod client;
 pub mod close;
 pub mod connection;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;

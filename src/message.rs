@@ -15,8 +15,9 @@
 //! as it comes, never reserved from the declared length.
 
 use crate::close::{parse_close_payload, CloseFrame};
+use crate::deflate::Inflater;
 use crate::error::Error;
-use crate::frame::{parse_header, FrameHeader, Opcode, Parsed};
+use crate::frame::{parse_header_with, FrameHeader, Opcode, Parsed, RSV1};
 use crate::mask::{apply_mask, extend_unmasked};
 use crate::utf8::Utf8Validator;
 
@@ -174,6 +175,14 @@ pub struct Receiver {
     utf8: Utf8Validator,
     control: Vec<u8>,
     observer: Option<Observer>,
+    /// With permessage-deflate: the decompressor, and whether the message
+    /// in progress is compressed (RSV1 on its first frame).
+    inflater: Option<Inflater>,
+    compressed: bool,
+    /// Where the current frame's bytes start in `data`.
+    frame_start: usize,
+    /// A compressed frame's bytes, unmasked, on their way to the inflater.
+    raw: Vec<u8>,
 }
 
 impl Receiver {
@@ -188,6 +197,26 @@ impl Receiver {
             utf8: Utf8Validator::new(),
             control: Vec::new(),
             observer: None,
+            inflater: None,
+            compressed: false,
+            frame_start: 0,
+            raw: Vec::new(),
+        }
+    }
+
+    /// Receive compressed messages too (permessage-deflate was agreed):
+    /// RSV1 is allowed on a message's first frame, and such a message is
+    /// inflated as it arrives.
+    pub fn inflate_with(&mut self, inflater: Inflater) {
+        self.inflater = Some(inflater);
+    }
+
+    /// The RSV bits a frame may carry: RSV1 with permessage-deflate.
+    fn allowed_rsv(&self) -> u8 {
+        if self.inflater.is_some() {
+            RSV1
+        } else {
+            0
         }
     }
 
@@ -216,14 +245,14 @@ impl Receiver {
         loop {
             let frame = match self.frame {
                 Some(frame) => frame,
-                None => match parse_header(&input[used..])? {
+                None => match parse_header_with(&input[used..], self.allowed_rsv())? {
                     Parsed::Incomplete => return Ok((used, None)),
-                    Parsed::Complete(header, n) => {
+                    Parsed::Complete((header, rsv), n) => {
                         if let Some(observer) = self.observer {
                             (observer.header)(&input[used..used + n], &header);
                         }
                         used += n;
-                        self.start_frame(header)?
+                        self.start_frame(header, rsv & RSV1 != 0)?
                     }
                 },
             };
@@ -231,14 +260,34 @@ impl Receiver {
             let take = want.min((input.len() - used) as u64) as usize;
             let chunk = &input[used..used + take];
             used += take;
-            let buf = if frame.header.opcode.is_control() { &mut self.control } else { &mut self.data };
+            let control = frame.header.opcode.is_control();
+            let inflating = if self.compressed && !control { self.inflater.as_mut() } else { None };
+            let buf = match (control, &inflating) {
+                (true, _) => &mut self.control,
+                (false, Some(_)) => &mut self.raw,
+                (false, None) => &mut self.data,
+            };
+            let fresh_start = buf.len();
             match frame.header.mask {
                 // RFC 6455 §6.2 (server): "remove the masking from the
                 // payload", while copying it out of the input.
                 Some(key) => extend_unmasked(buf, chunk, key, frame.received as usize),
                 None => buf.extend_from_slice(chunk),
             }
-            if let Some(message) = self.payload_arrived(take)? {
+            let fresh_start = match inflating {
+                // RFC 7692 §7.2.2: inflate, with the tail after the last
+                // frame; the limit applies to what comes out.
+                Some(inflater) => {
+                    let start = self.data.len();
+                    let last = frame.header.fin && frame.received + take as u64 == frame.header.payload_len;
+                    let limit = self.limits.max_message_size.min(usize::MAX as u64) as usize;
+                    inflater.inflate(&self.raw, last, &mut self.data, limit)?;
+                    self.raw.clear();
+                    start
+                }
+                None => fresh_start,
+            };
+            if let Some(message) = self.payload_arrived(take, fresh_start)? {
                 return Ok((used, Some(message)));
             }
             if used == input.len() {
@@ -271,9 +320,11 @@ impl Receiver {
         if self.frame.is_some() || self.message.is_some() {
             return Ok(InPlace::Feed);
         }
-        let (header, n) = match parse_header(input)? {
+        let (header, n) = match parse_header_with(input, self.allowed_rsv())? {
             Parsed::Incomplete => return Ok(InPlace::Incomplete),
-            Parsed::Complete(header, n) => (header, n),
+            // A compressed message is inflated into a buffer of its own.
+            Parsed::Complete((_, rsv), _) if rsv != 0 => return Ok(InPlace::Feed),
+            Parsed::Complete((header, _), n) => (header, n),
         };
         if !header.fin || !matches!(header.opcode, Opcode::Text | Opcode::Binary) {
             return Ok(InPlace::Feed);
@@ -328,8 +379,14 @@ impl Receiver {
 
     /// Check a new frame header against the rules that depend on the
     /// connection: masking direction, message state, limits.
-    fn start_frame(&mut self, header: FrameHeader) -> Result<InFrame, Error> {
+    fn start_frame(&mut self, header: FrameHeader, rsv1: bool) -> Result<InFrame, Error> {
         self.check_header(&header)?;
+        // RFC 7692 §6.1: "An endpoint MUST NOT set the "Per-Message
+        // Compressed" bit of control frames and non-first fragments of a
+        // data message."
+        if rsv1 && !matches!(header.opcode, Opcode::Text | Opcode::Binary) {
+            return Err(Error::Protocol("RSV1 on a control or continuation frame (RFC 7692 §6.1)"));
+        }
         match (header.opcode, self.message) {
             // RFC 6455 §5.4: a continuation frame continues a message that a
             // text or binary frame with FIN=0 started; there is none.
@@ -344,9 +401,11 @@ impl Receiver {
             (Opcode::Text | Opcode::Binary, None) => {
                 self.message = Some(header.opcode);
                 self.utf8 = Utf8Validator::new();
+                self.compressed = rsv1;
             }
             _ => {}
         }
+        self.frame_start = self.data.len();
         if !header.opcode.is_control() {
             self.check_message_size(header.payload_len)?;
         }
@@ -355,16 +414,16 @@ impl Receiver {
         Ok(frame)
     }
 
-    /// `n` more payload bytes of the current frame, unmasked, are at the end
-    /// of its buffer: validate text, and finish the frame (and maybe the
-    /// message) when its payload is complete.
-    fn payload_arrived(&mut self, n: usize) -> Result<Option<Message>, Error> {
+    /// `n` more payload bytes of the current frame arrived, and its buffer
+    /// has new bytes (unmasked, inflated) from `fresh_start`: validate text,
+    /// and finish the frame (and maybe the message) when its payload is
+    /// complete.
+    fn payload_arrived(&mut self, n: usize, fresh_start: usize) -> Result<Option<Message>, Error> {
         let Some(frame) = self.frame.as_mut() else {
             return Ok(None);
         };
         let control = frame.header.opcode.is_control();
         let buf = if control { &self.control } else { &self.data };
-        let fresh_start = buf.len() - n;
         let fresh = &buf[fresh_start..];
         frame.received += n as u64;
         // RFC 6455 §8.1: invalid UTF-8 in a text message MUST fail the
@@ -378,8 +437,7 @@ impl Receiver {
         let header = frame.header;
         self.frame = None;
         if let Some(observer) = self.observer {
-            let payload =
-                if control { &self.control[..] } else { &self.data[self.data.len() - header.payload_len as usize..] };
+            let payload = if control { &self.control[..] } else { &self.data[self.frame_start..] };
             (observer.payload)(&header, payload);
         }
         if control {

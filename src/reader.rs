@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::close::CloseFrame;
 use crate::connection::{Options, Writer, CLOSED, CLOSING, OPEN};
+use crate::deflate::Inflater;
 use crate::error::{Error, Reply};
 use crate::frame::Opcode;
 use crate::message::{text_payload, InPlace, Message, MessageRef, Receiver, Role};
@@ -59,10 +60,18 @@ pub struct Reader {
 impl Reader {
     /// The reading half of a connection whose handshake is done:
     /// `buf[start..end]` holds the bytes read past the handshake.
-    pub(crate) fn new(writer: Writer, (buf, start, end): (Vec<u8>, usize, usize), options: Options) -> Reader {
+    pub(crate) fn new(
+        writer: Writer,
+        (buf, start, end): (Vec<u8>, usize, usize),
+        options: Options,
+        inflater: Option<Inflater>,
+    ) -> Reader {
         let mut receiver = Receiver::new(writer.shared.role, options.limits);
         if trace::enabled() {
             receiver.observe(trace::RECEIVED);
+        }
+        if let Some(inflater) = inflater {
+            receiver.inflate_with(inflater);
         }
         Reader {
             buf,
@@ -104,6 +113,7 @@ impl Reader {
 
     /// The read loop, giving up with `Ok(None)` at `deadline`.
     fn read_until(&mut self, deadline: Option<Instant>) -> Result<Option<Message>, Error> {
+        let mut polled = false;
         loop {
             self.check_open()?;
             // 1. Whole frames already in the buffer.
@@ -121,11 +131,13 @@ impl Reader {
                     }
                 }
             }
-            // 2. More bytes from the socket, unless the time is up.
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            // 2. More bytes from the socket, unless the time is up (after
+            // one read at least: a zero timeout still polls the socket).
+            if polled && deadline.is_some_and(|d| Instant::now() >= d) {
                 return Ok(None);
             }
             self.read_more(0, deadline)?;
+            polled = true;
         }
     }
 
@@ -190,6 +202,7 @@ impl Reader {
     fn read_ref_until(&mut self, deadline: Option<Instant>) -> Result<Option<()>, Error> {
         self.owned = None;
         self.lent = None;
+        let mut polled = false;
         loop {
             self.check_open()?;
             let found = match self.receiver.feed_in_place(&mut self.buf[self.start..self.end]) {
@@ -207,12 +220,18 @@ impl Reader {
                     }
                     continue;
                 }
-                InPlace::Partial { .. } | InPlace::Incomplete if deadline.is_some_and(|d| Instant::now() >= d) => {
+                InPlace::Partial { .. } | InPlace::Incomplete
+                    if polled && deadline.is_some_and(|d| Instant::now() >= d) =>
+                {
                     return Ok(None)
                 }
-                InPlace::Incomplete => self.read_more(0, deadline)?,
+                InPlace::Incomplete => {
+                    self.read_more(0, deadline)?;
+                    polled = true;
+                }
                 InPlace::Partial { frame_len } if frame_len <= READ_BUFFER_MAX as u64 => {
-                    self.read_more(frame_len as usize, deadline)?
+                    self.read_more(frame_len as usize, deadline)?;
+                    polled = true;
                 }
                 InPlace::Partial { .. } | InPlace::Feed => {
                     return Ok(self.read_until(deadline)?.map(|message| {
@@ -486,7 +505,13 @@ pub(crate) fn drain(mut stream: &TcpStream, timeout: Duration, timeout_set: Opti
         }
         match stream.read(&mut sink) {
             Ok(0) => return,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // A read timeout shorter than the time left (the socket's timer
+            // tick) ends one read, not the drain: the loop checks the clock.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => return,
             Ok(_) => {}
         }

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::close::CloseCode;
 use crate::connection::{Options, WebSocket, Writer};
+use crate::deflate::Deflate;
 use crate::error::Error;
 use crate::http::HeadLimits;
 pub use crate::upgrade::{accept, page_or_405, single_page, HttpHandler, OnUpgrade, OriginPolicy};
@@ -69,6 +70,10 @@ pub struct ServerConfig {
     /// request, accept (with a subprotocol, extra headers) or refuse with
     /// any response. `None`: [`ServerConfig::default_decision`] alone.
     pub on_upgrade: Option<OnUpgrade>,
+    /// permessage-deflate (RFC 7692), agreed when a client offers it; `None`
+    /// declines every offer. Default: [`Deflate::server`] with the
+    /// `deflate` feature, `None` without (there is no codec to agree to).
+    pub deflate: Option<Deflate>,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +90,7 @@ impl Default for ServerConfig {
             origins: OriginPolicy::SameHost,
             http: None,
             on_upgrade: None,
+            deflate: crate::deflate::AVAILABLE.then(Deflate::server),
         }
     }
 }
@@ -103,6 +109,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("origins", &self.origins)
             .field("http", &self.http.is_some())
             .field("on_upgrade", &self.on_upgrade.is_some())
+            .field("deflate", &self.deflate)
             .finish()
     }
 }

@@ -107,8 +107,11 @@ pub fn dissect(arrow: &str, wire: &[u8], header: &FrameHeader) -> String {
     let bits = |b: u8| format!("{:04b} {:04b}", b >> 4, b & 0xF);
     let (b0, b1) = (wire[0], wire[1]);
     let mut out = format!("{arrow} {}  frame header (RFC 6455 §5.2)\n", hex(wire));
+    // RFC 7692 §6: with permessage-deflate, RSV1 on a message's first frame
+    // says "this message is compressed".
+    let compressed = if b0 & crate::frame::RSV1 != 0 { " (RSV1: compressed, RFC 7692 §6)" } else { "" };
     out += &format!(
-        "   0x{b0:02x} = {}  FIN={} RSV1={} RSV2={} RSV3={} opcode=0x{:x} {:?}\n",
+        "   0x{b0:02x} = {}  FIN={} RSV1={} RSV2={} RSV3={} opcode=0x{:x} {:?}{compressed}\n",
         bits(b0),
         b0 >> 7,
         (b0 >> 6) & 1,
@@ -148,7 +151,12 @@ pub fn describe_payload(arrow: &str, header: &FrameHeader, payload: &[u8]) -> St
     }
     let shown = &payload[..payload.len().min(PREVIEW)];
     let more = if payload.len() > PREVIEW { "…" } else { "" };
-    let masked = if header.mask.is_some() { ", unmasked" } else { "" };
+    let mut masked = if header.mask.is_some() { ", unmasked".to_string() } else { String::new() };
+    // A compressed frame: what came out of the inflater is not what was on
+    // the wire (RFC 7692 §7.2.2).
+    if payload.len() as u64 != header.payload_len {
+        masked += &format!(" and inflated from {} bytes (RFC 7692 §7.2.2)", header.payload_len);
+    }
     match std::str::from_utf8(shown) {
         Ok(text) if !text.is_empty() => format!("{arrow} payload: {} bytes{masked}: {text:?}{more}", payload.len()),
         _ => {
@@ -166,8 +174,17 @@ mod tests {
     #[test]
     fn payloads_are_shown_as_text_hex_or_close_code() {
         let header = |opcode| FrameHeader { fin: true, opcode, mask: None, payload_len: 0 };
-        assert_eq!(describe_payload("<<", &header(Opcode::Text), b"Hello"), "<< payload: 5 bytes: \"Hello\"");
-        assert_eq!(describe_payload(">>", &header(Opcode::Binary), &[0xff, 0]), ">> payload: 2 bytes: [ff 00]");
+        let header =
+            |opcode| FrameHeader { payload_len: if opcode == Opcode::Close { 4 } else { 0 }, ..header(opcode) };
+        let text = FrameHeader { payload_len: 5, ..header(Opcode::Text) };
+        assert_eq!(describe_payload("<<", &text, b"Hello"), "<< payload: 5 bytes: \"Hello\"");
+        let binary = FrameHeader { payload_len: 2, ..header(Opcode::Binary) };
+        assert_eq!(describe_payload(">>", &binary, &[0xff, 0]), ">> payload: 2 bytes: [ff 00]");
+        let inflated = FrameHeader { payload_len: 7, ..header(Opcode::Text) };
+        assert_eq!(
+            describe_payload("<<", &inflated, b"Hello"),
+            "<< payload: 5 bytes and inflated from 7 bytes (RFC 7692 §7.2.2): \"Hello\""
+        );
         let close = describe_payload("<<", &header(Opcode::Close), &[0x03, 0xe8, b'o', b'k']);
         assert_eq!(close, "<< payload: close code 1000, reason \"ok\" (RFC 6455 §5.5.1, §7.4)");
     }

@@ -19,10 +19,12 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::connection::Negotiated;
 use crate::connection::WebSocket;
+use crate::deflate::{self, Deflate};
 use crate::error::Error;
 use crate::frame::Parsed;
-use crate::handshake::{choose_protocol, read_offer, refusal_response, response_for, Decision, Upgrade};
+use crate::handshake::{choose_protocol, read_offer, refusal_response, response_for, Accept, Decision, Upgrade};
 use crate::http::{parse_request, Request, Response};
 use crate::message::Role;
 use crate::reader::drain;
@@ -234,6 +236,14 @@ pub(crate) fn accept_from(
             return Err(refuse_with(stream, e, linger));
         }
     };
+    let negotiated = match negotiated(&upgrade, &accept, accepted.protocol, config) {
+        Ok(negotiated) => negotiated,
+        Err(why) => {
+            log::error!("{who}: the application's acceptance cannot be kept: {why}");
+            let e = Error::Handshake { status: 500, reason: "the server's answer broke a rule (see its log)" };
+            return Err(refuse_with(stream, e, linger));
+        }
+    };
     stream.set_write_timeout(config.options.write_timeout)?;
     trace::accept_key(&upgrade.offer.key, &accepted.accept);
     trace::handshake(">>", "response (RFC 6455 §4.2.2)", response.as_bytes());
@@ -242,7 +252,7 @@ pub(crate) fn accept_from(
     // connection to be established and that the WebSocket connection is in
     // the OPEN state". Bytes after the head are the first frames.
     let options = config.options.clone();
-    let mut ws = WebSocket::from_handshake(stream, Role::Server, (buf, used, end), accepted.protocol, peer, options);
+    let mut ws = WebSocket::from_handshake(stream, Role::Server, (buf, used, end), negotiated, peer, options);
     ws.set_request(upgrade.request);
     Ok(ws)
 }
@@ -262,8 +272,34 @@ impl ServerConfig {
             return Decision::Refuse(refusal_response(403, "Origin not allowed (RFC 6455 §10.2)"));
         }
         let protocol = choose_protocol(&upgrade.offer.protocols, &self.subprotocols);
-        Decision::accept().with_protocol(protocol.as_deref())
+        let mut accept = Accept { protocol, ..Accept::default() };
+        // permessage-deflate: the first offer that can be accepted, or none
+        // (an offer that cannot is declined, never the handshake).
+        if let Some(config) = self.deflate.as_ref().filter(|_| deflate::AVAILABLE) {
+            if let Some((response, _)) = deflate::accept_offer(&upgrade.offer.extensions, config) {
+                accept.extensions.push(response);
+            }
+        }
+        Decision::Accept(accept)
     }
+}
+
+/// What the connection takes from an acceptance: the subprotocol, the
+/// extensions as the 101 names them, and permessage-deflate's terms.
+fn negotiated(
+    upgrade: &Upgrade,
+    accept: &Accept,
+    protocol: Option<String>,
+    config: &ServerConfig,
+) -> Result<Negotiated, String> {
+    let extensions = accept.extensions.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ");
+    let mut deflate = None;
+    if let Some(response) = accept.extensions.iter().find(|e| e.name == deflate::PERMESSAGE_DEFLATE) {
+        let settings = config.deflate.clone().unwrap_or_else(Deflate::server);
+        let agreed = deflate::server_agreed(&upgrade.offer.extensions, response, &settings)?;
+        deflate = Some((agreed, settings));
+    }
+    Ok(Negotiated { protocol, extensions, deflate })
 }
 
 /// The application's response if it is fit for the wire, else a 500 (and

@@ -146,6 +146,14 @@ const DEMO_SCRIPT: &str = r#"(async () => {
   return Array.from($('log').children, (li) => li.textContent.slice(14));
 })()"#;
 
+/// The server's answer to Chromium's permessage-deflate offer with the
+/// `deflate` feature (12-bit windows both ways), and without it (none).
+const AGREED: &str = if ws101::deflate::AVAILABLE {
+    "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+} else {
+    ""
+};
+
 #[test]
 fn chromium_demo_page_logs_ready_states_messages_and_close() {
     let Some(mut chromium) = Chromium::launch() else { return };
@@ -166,7 +174,7 @@ fn chromium_demo_page_logs_ready_states_messages_and_close() {
             &format!("new WebSocket(\"ws://{}/\")", server.addr),
             "readyState → 0 CONNECTING",
             "readyState → 1 OPEN",
-            "open event: protocol \"\", extensions \"\"",
+            &format!("open event: protocol \"\", extensions \"{AGREED}\""),
             &format!(
                 "→ sent text, {} UTF-16 units = {} bytes as UTF-8: \"{TEXT}\"",
                 TEXT.encode_utf16().count(),

@@ -45,6 +45,14 @@ mod echo_server;
 #[path = "../examples/chat_server.rs"]
 mod chat_server;
 
+/// The server's answer to a default permessage-deflate offer with the
+/// `deflate` feature (12-bit windows both ways), and without it (none).
+const AGREED: &str = if ws101::deflate::AVAILABLE {
+    "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+} else {
+    ""
+};
+
 /// Upper bound on the ws101 client's side of a test.
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -58,12 +66,14 @@ fn node_client_echo_text_binary_fragments_large_ping_and_close_4001() {
         Ok(())
     });
     let script = r#"
-const [url] = args;
+const [url, agreed] = args;
 const TEXT = 'héllo wörld — 你好 🦀';
 const ws = await open(url);
-// The client offers permessage-deflate; the server declines by not
-// answering (RFC 6455 §9.1), so the connection has no extension.
-assert.equal(ws.extensions, '');
+// The client offers permessage-deflate. Built with the deflate feature,
+// the server agrees (every message below is then compressed both ways);
+// without it, it declines by not answering (RFC 6455 §9.1).
+// (ws's `extensions` names the extensions, without their parameters.)
+assert.equal(ws.extensions, agreed.split(';')[0]);
 ws.send(TEXT);
 assert.equal(await ws.recv(), TEXT);
 const data = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -88,7 +98,7 @@ const { code, reason } = await within(10, ws.closed, 'close');
 assert.equal(ws.readyState, WebSocket.CLOSED);
 console.log(code, JSON.stringify(reason));
 "#;
-    let Some(out) = node(script, &[&server.ws_url()]) else { return };
+    let Some(out) = node(script, &[&server.ws_url(), AGREED]) else { return };
     // The server's reply echoes the code (RFC 6455 §5.5.1), not the reason.
     assert_eq!(out.trim(), r#"4001 """#);
     let frame = closed.recv_timeout(Duration::from_secs(10)).expect("the server handler saw no close");

@@ -32,6 +32,14 @@ mod echo_server;
 #[path = "../examples/chat_server.rs"]
 mod chat_server;
 
+/// The server's answer to a default permessage-deflate offer with the
+/// `deflate` feature (12-bit windows both ways), and without it (none).
+const AGREED: &str = if ws101::deflate::AVAILABLE {
+    "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+} else {
+    ""
+};
+
 #[test]
 fn python_echo_text_binary_fragments_large_ping_and_close_4001() {
     let (closes, closed) = mpsc::channel();
@@ -40,12 +48,13 @@ fn python_echo_text_binary_fragments_large_ping_and_close_4001() {
         Ok(())
     });
     let script = r#"
-url = sys.argv[1]
+url, agreed = sys.argv[1], sys.argv[2]
 TEXT = "héllo wörld — 你好 🦀"
-# The client offers permessage-deflate; the server declines by not
-# answering (RFC 6455 §9.1), so the connection has no extension.
+# The client offers permessage-deflate. Built with the deflate feature,
+# the server agrees (and every message below is compressed both ways);
+# without it, it declines by not answering (RFC 6455 §9.1).
 with connect(url, proxy=None, max_size=None) as ws:
-    assert ws.response.headers.get("Sec-WebSocket-Extensions") is None
+    assert (ws.response.headers.get("Sec-WebSocket-Extensions") or "") == agreed, ws.response.headers
     ws.send(TEXT)
     assert ws.recv(timeout=10) == TEXT
     data = bytes(range(256))
@@ -62,7 +71,7 @@ with connect(url, proxy=None, max_size=None) as ws:
     ws.close(4001, "bye")
     print(ws.close_code, repr(ws.close_reason))
 "#;
-    let Some(out) = python(script, &[&server.ws_url()]) else { return };
+    let Some(out) = python(script, &[&server.ws_url(), AGREED]) else { return };
     // The server's reply echoes the code (RFC 6455 §5.5.1), not the reason.
     assert_eq!(out.trim(), "4001 ''");
     let frame = closed.recv_timeout(Duration::from_secs(10)).expect("the server handler saw no close");
