@@ -73,6 +73,12 @@ const ECHO_SCRIPT: &str = r#"(async () => {
   const big = 'é'.repeat(35000) + '🦀'.repeat(1000);
   ws.send(big);
   const bigEcho = await next('the large echo');
+  // 1 MiB of binary that compresses poorly and well by halves.
+  const mib = new Uint8Array(1 << 20).map((_, i) => (i < 1 << 19 ? (i * 7919) % 251 : i % 7));
+  ws.send(mib.buffer);
+  const mibEcho = new Uint8Array(await next('the 1 MiB echo'));
+  const mibEchoed = mibEcho.length === mib.length && mibEcho.every((b, i) => b === mib[i]);
+  const extensions = ws.extensions;
   ws.close(4001, 'bye');
   states.push(ws.readyState);
   const close = await Promise.race([closed, timeout('the close event')]);
@@ -81,12 +87,12 @@ const ECHO_SCRIPT: &str = r#"(async () => {
     text, textType: typeof text,
     binaryType: binary.constructor.name, binary: Array.from(new Uint8Array(binary)),
     bigBytes: new TextEncoder().encode(big).length, bigType: typeof bigEcho, bigEchoed: bigEcho === big,
-    close, states,
+    mibEchoed, extensions, close, states,
   };
 })()"#;
 
 #[test]
-fn chromium_echo_utf8_binary_large_and_close_4001() {
+fn chromium_echo_utf8_binary_large_1_mib_and_close_4001() {
     let Some(mut chromium) = Chromium::launch() else { return };
     let (closes, closed) = mpsc::channel();
     let server = start(echo_server::config(), move |mut ws| {
@@ -105,6 +111,10 @@ fn chromium_echo_utf8_binary_large_and_close_4001() {
     assert_eq!(seen.get("bigBytes").num(), Some(74_000.0));
     assert_eq!(seen.get("bigType").str(), Some("string"));
     assert_eq!(seen.get("bigEchoed").bool(), Some(true), "the 74 000-byte message came back changed");
+    assert_eq!(seen.get("mibEchoed").bool(), Some(true), "the 1 MiB message came back changed");
+    // With the deflate feature, every message above went compressed both
+    // ways (RFC 7692): Chromium offers it, echo_server agrees.
+    assert_eq!(seen.get("extensions").str(), Some(AGREED));
     // Browsers report the code of the close frame they *received* (RFC
     // 6455 §7.1.5): the server's reply, which echoes 4001 (§5.5.1).
     let close = seen.get("close");

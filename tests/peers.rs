@@ -454,3 +454,89 @@ fn python(script: &str, args: &[&str]) -> Option<String> {
     assert!(out.status.success(), "the Python peer failed ({}):\n{stdout}\n{stderr}", out.status);
     Some(stdout.into_owned())
 }
+
+// ------------------------------------------ ws101's client → Python server
+
+#[test]
+fn python_server_echoes_to_the_ws101_client_compressed_when_built_with_deflate() {
+    // python-websockets compresses by default (12-bit windows); it answers
+    // ws101's offer, and every message then goes compressed both ways.
+    let script = r#"
+from websockets.sync.server import serve
+def echo(ws):
+    for message in ws:
+        ws.send(message)
+with serve(echo, "127.0.0.1", 0) as server:
+    print(server.socket.getsockname()[1], flush=True)
+    server.serve_forever()
+"#;
+    let Some(mut server) = PythonServer::start(script) else { return };
+    let url = format!("ws://127.0.0.1:{}/", server.port);
+    let mut ws = ws101::connect(&url).unwrap();
+    let expected = if ws101::deflate::AVAILABLE {
+        "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+    } else {
+        ""
+    };
+    assert_eq!(ws.extensions(), expected);
+    for n in 0..100 {
+        let line = format!("{{\"n\":{n},\"text\":\"héllo {}\"}}", "ab".repeat(n % 13));
+        ws.send(ws101::Message::Text(line.clone())).unwrap();
+        assert_eq!(ws.read().unwrap(), ws101::Message::Text(line));
+    }
+    let big: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    ws.send(ws101::Message::Binary(big.clone())).unwrap();
+    assert!(ws.read().unwrap() == ws101::Message::Binary(big), "the 1 MiB message came back changed");
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    server.stop();
+}
+
+/// A Python server script running until stopped: the port it printed
+/// first, and the process, killed when dropped.
+struct PythonServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PythonServer {
+    /// Start `script` (after a 60 s alarm) and wait for the port it prints;
+    /// `None` when the peer is missing outside CI.
+    fn start(script: &str) -> Option<PythonServer> {
+        let program = match python_peer() {
+            Ok(program) => program,
+            Err(why) => {
+                assert!(!in_ci(), "{why}; CI=true, so this is a failure, not a skip");
+                let _ = writeln!(std::io::stderr(), "SKIPPED peer test: {why}");
+                return None;
+            }
+        };
+        let mut child = Command::new(program)
+            .arg("-c")
+            .arg(format!("import signal\nsignal.alarm(60)\n{script}"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (found, port) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+            let _ = found.send(line);
+        });
+        let line = port.recv_timeout(Duration::from_secs(20)).expect("the Python server printed no port");
+        let port = line.trim().parse().unwrap_or_else(|_| panic!("not a port: {line:?}"));
+        Some(PythonServer { child, port })
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
