@@ -25,13 +25,24 @@
 //! load generator takes a large share of the cores, which compresses the
 //! throughput ratios.
 //!
+//! Scenario 8 is a compressed JSON chat (permessage-deflate, RFC 7692)
+//! through three echo servers that compress: this program's `ws101` child
+//! (only when built with `--features deflate`), Node's `ws` and
+//! python-websockets (each a small script run as a child process; see
+//! [`NODE_ECHO`] and [`PYTHON_ECHO`] for their settings). Its load
+//! generator compresses with ws101's own codec on the hand-written framing
+//! above, so it counts every byte of every frame, both ways. It reports
+//! bytes on the wire per message, server CPU per message, and the server's
+//! resident memory per idle compressed connection.
+//!
 //! Options: `--quick` (one short round, under a minute), `--rounds N`,
 //! `--secs S` (measured seconds per run), `--scenarios 1,2,7`,
 //! `--kinds ws101,tungstenite,tcp`, `--baseline PATH` (also run the ws101
 //! server of another build of this program, e.g. a copy of
 //! `target/release/examples/bench` made before a change, and print the
 //! ratio to it), `--idle N` (connections held in
-//! scenario 6, default 1000), `--no-pin`, `--no-wait` (do not wait
+//! scenario 6, default 1000), `--chat N` (messages per connection measured
+//! in scenario 8), `--no-pin`, `--no-wait` (do not wait
 //! for the rest of the machine to go quiet before each run; the "others'
 //! CPUs" column shows what else ran during the measured window).
 #![allow(clippy::unwrap_used)]
@@ -39,12 +50,15 @@
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ws101::deflate::{self, Deflate, Deflater, Inflater};
+use ws101::handshake::parse_extensions;
 use ws101::{MessageRef, Server, ServerConfig};
 
 /// Clock ticks per second of `/proc/PID/stat` times (USER_HZ; 100 on Linux).
@@ -75,6 +89,10 @@ enum Kind {
     /// The ws101 server of another build of this program (`--baseline
     /// PATH`): before and after a change, measured in one run.
     Baseline,
+    /// Node's `ws` ([`NODE_ECHO`]), scenario 8 only.
+    Node,
+    /// python-websockets' asyncio server ([`PYTHON_ECHO`]), scenario 8 only.
+    Python,
 }
 
 /// The other build's executable, when `--baseline PATH` was given.
@@ -89,6 +107,8 @@ impl Kind {
             Kind::Tungstenite => "tungstenite",
             Kind::Tcp => "tcp",
             Kind::Baseline => "baseline",
+            Kind::Node => "node-ws",
+            Kind::Python => "python-websockets",
         }
     }
 
@@ -98,6 +118,8 @@ impl Kind {
             Kind::Tungstenite => "tungstenite 0.30",
             Kind::Tcp => "plain TCP (limit)",
             Kind::Baseline => "ws101 baseline",
+            Kind::Node => "Node ws",
+            Kind::Python => "python-websockets",
         }
     }
 
@@ -185,6 +207,7 @@ fn serve(kind: Kind) -> io::Result<()> {
             }
             Ok(())
         }
+        Kind::Node | Kind::Python => Err(io::Error::other("this server is a script of its own, not --serve")),
     }
 }
 
@@ -203,9 +226,11 @@ struct ServerProc {
 impl ServerProc {
     /// Start a server; with `cpu`, pinned to that CPU with `taskset`.
     fn start(kind: Kind, cpu: Option<usize>) -> io::Result<ServerProc> {
-        let (exe, serve) = match (kind, BASELINE.get()) {
-            (Kind::Baseline, Some(path)) => (path.clone(), Kind::Ws101),
-            _ => (std::env::current_exe()?, kind),
+        let (exe, args) = match (kind, BASELINE.get()) {
+            (Kind::Baseline, Some(path)) => (path.clone(), vec!["--serve", Kind::Ws101.name()]),
+            (Kind::Node, _) => (node_program().0.into(), vec!["-e", NODE_ECHO]),
+            (Kind::Python, _) => (python_program().into(), vec!["-c", PYTHON_ECHO]),
+            _ => (std::env::current_exe()?, vec!["--serve", kind.name()]),
         };
         let mut command = match cpu {
             Some(cpu) => {
@@ -215,7 +240,10 @@ impl ServerProc {
             }
             None => Command::new(exe),
         };
-        let mut child = command.args(["--serve", serve.name()]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+        if kind == Kind::Node {
+            command.env("NODE_PATH", node_program().1);
+        }
+        let mut child = command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
         let port = line.trim().strip_prefix("port ").and_then(|p| p.parse().ok());
@@ -452,17 +480,18 @@ impl Rx {
     }
 
     /// Read the HTTP response head and check it is a 101 with the right
-    /// accept value (RFC 6455 §4.2.2). Bytes after it stay in the buffer.
-    fn expect_101(&mut self) -> io::Result<()> {
+    /// accept value (RFC 6455 §4.2.2); returns the head. Bytes after it
+    /// stay in the buffer.
+    fn expect_101(&mut self) -> io::Result<String> {
         loop {
             let head = &self.buf[self.start..self.end];
             if let Some(pos) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-                let text = String::from_utf8_lossy(&head[..pos]);
+                let text = String::from_utf8_lossy(&head[..pos]).into_owned();
                 if !text.starts_with("HTTP/1.1 101") || !text.contains(SAMPLE_ACCEPT) {
                     return Err(bad(format!("bad handshake response: {text:?}")));
                 }
                 self.start += pos + 4;
-                return Ok(());
+                return Ok(text);
             }
             if self.end - self.start == self.buf.len() || self.fill()? == 0 {
                 return Err(bad("no complete handshake response".into()));
@@ -755,6 +784,469 @@ fn mask_speeds(size: usize, time: Duration) -> [f64; 3] {
 }
 
 // ---------------------------------------------------------------------------
+// Scenario 8: a compressed JSON chat (RFC 7692), ws101 against Node's ws
+// and python-websockets.
+// ---------------------------------------------------------------------------
+
+/// RSV1 marks the first frame of a compressed message (RFC 7692 §6).
+const RSV1: u8 = 0x40;
+const OP_TEXT: u8 = 0x1;
+
+/// Node's `ws` echo server, compressing every message. Windows of 12 bits
+/// both ways and level 6, as python-websockets and ws101 use by default
+/// (ws would otherwise take the 15 bits the client's offer allows), and
+/// `threshold: 0` instead of ws's default 1024, below which it sends
+/// messages uncompressed. zlib's memLevel stays at Node's default, 8.
+const NODE_ECHO: &str = r#"
+const { WebSocketServer } = require('ws');
+const wss = new WebSocketServer({
+  host: '127.0.0.1',
+  port: 0,
+  perMessageDeflate: {
+    threshold: 0,
+    serverMaxWindowBits: 12,
+    clientMaxWindowBits: 12,
+    zlibDeflateOptions: { level: 6 },
+  },
+});
+wss.on('connection', ws => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+wss.on('listening', () => console.log(`port ${wss.address().port}`));
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
+"#;
+
+/// python-websockets' asyncio echo server with its default compression:
+/// 12-bit windows both ways, memLevel 5, zlib's default level (6), every
+/// message compressed. Keepalive pings off, as for the ws101 child.
+const PYTHON_ECHO: &str = r#"
+import asyncio, os, sys, threading
+from websockets.asyncio.server import serve
+
+def exit_on_eof():
+    sys.stdin.buffer.read()
+    os._exit(0)
+
+threading.Thread(target=exit_on_eof, daemon=True).start()
+
+async def echo(ws):
+    async for message in ws:
+        await ws.send(message)
+
+async def main():
+    async with serve(echo, "127.0.0.1", 0, ping_interval=None) as server:
+        print("port", server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.Future()
+
+asyncio.run(main())
+"#;
+
+/// `node` (`WS101_NODE`) and the folder holding `ws` (`WS101_NODE_MODULES`,
+/// default `target/node-peer/node_modules`), as `tests/node.rs` finds them.
+fn node_program() -> (String, PathBuf) {
+    let program = std::env::var("WS101_NODE").unwrap_or_else(|_| "node".into());
+    let modules = std::env::var_os("WS101_NODE_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/node-peer/node_modules"));
+    (program, modules)
+}
+
+/// `python3` (`WS101_PYTHON`), as `tests/peers.rs` finds it.
+fn python_program() -> String {
+    std::env::var("WS101_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// The versions behind a scenario 8 server, or why it cannot run.
+fn peer_versions(kind: Kind) -> Result<String, String> {
+    let (mut command, hint) = match kind {
+        Kind::Node => {
+            let (program, modules) = node_program();
+            let probe = "const v = require('ws/package.json').version; \
+                         if (+v.split('.')[0] < 8) throw new Error(`ws ${v} is older than 8`); \
+                         console.log(`ws ${v} on Node ${process.version}, zlib ${process.versions.zlib}`)";
+            let mut c = Command::new(program);
+            c.env("NODE_PATH", modules).args(["-e", probe]);
+            (c, "npm install --no-save --prefix target/node-peer ws@8")
+        }
+        Kind::Python => {
+            let probe = "import sys, zlib, websockets, websockets.asyncio.server; \
+                         print(f'websockets {websockets.__version__} on Python {sys.version.split()[0]}, \
+                         zlib {zlib.ZLIB_RUNTIME_VERSION}')";
+            let mut c = Command::new(python_program());
+            c.args(["-c", probe]);
+            (c, "python3 -m pip install websockets")
+        }
+        _ => return Ok("this build: flate2 with zlib-rs, memLevel 8".into()),
+    };
+    match command.output() {
+        Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+        Ok(out) => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            Err(format!("{} ({hint})", err.trim().lines().last().unwrap_or_default()))
+        }
+        Err(e) => Err(format!("{e} ({hint})")),
+    }
+}
+
+/// `count` chat messages as a chat server relays them: JSON of 100 to 300
+/// bytes, always the same keys, a few rooms and users, and text drawn from
+/// a small vocabulary, so that they repeat the way chat does.
+fn chat_messages(count: usize) -> Vec<Vec<u8>> {
+    const ROOMS: [&str; 4] = ["lobby", "random", "dev", "support"];
+    const USERS: [&str; 8] = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"];
+    const WORDS: [&str; 56] = [
+        "the", "build", "is", "green", "red", "again", "deploy", "at", "noon", "can", "someone", "review", "my",
+        "pull", "request", "thanks", "lunch", "meeting", "moved", "to", "3pm", "coffee", "anyone", "the", "tests",
+        "pass", "on", "main", "now", "I", "think", "we", "should", "ship", "it", "today", "tomorrow", "looks", "good",
+        "to", "me", "+1", "👍", "café", "release", "notes", "are", "up", "fixed", "that", "bug", "in", "the", "parser",
+        "ok", "lol",
+    ];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut pick = move |n: usize| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % n as u64) as usize
+    };
+    (0..count)
+        .map(|i| {
+            let target = 100 + pick(201);
+            let room = ROOMS[pick(ROOMS.len())];
+            let user = USERS[pick(USERS.len())];
+            let ts = 1_767_225_600_000 + i as u64 * 1_370 + pick(1000) as u64;
+            let head = format!(r#"{{"type":"message","room":"{room}","user":"{user}","text":""#);
+            let tail = format!(r#"","ts":{ts}}}"#);
+            let mut text = String::new();
+            loop {
+                let word = WORDS[pick(WORDS.len())];
+                let len = head.len() + text.len() + 1 + word.len() + tail.len();
+                if len > target && head.len() + text.len() + tail.len() >= 100 {
+                    break;
+                }
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                text += word;
+            }
+            format!("{head}{text}{tail}").into_bytes()
+        })
+        .collect()
+}
+
+/// Bytes of the header of a server frame (unmasked) with this payload
+/// length (RFC 6455 §5.2).
+fn server_header_len(len: usize) -> usize {
+    match len {
+        0..=125 => 2,
+        126..=0xffff => 4,
+        _ => 10,
+    }
+}
+
+/// One client connection of scenario 8: ws101's own codec
+/// ([`ws101::deflate`]) on this program's hand-written framing, so that
+/// every byte that crosses the socket is counted.
+struct ChatConn {
+    rx: Rx,
+    codec: Option<(Deflater, Inflater)>,
+    /// Bytes of the frames sent and received, headers included.
+    up: u64,
+    down: u64,
+    compressed: Vec<u8>,
+    inflated: Vec<u8>,
+}
+
+impl ChatConn {
+    /// Connect and upgrade; with `compress`, offer permessage-deflate as a
+    /// browser does (`permessage-deflate; client_max_window_bits`) and
+    /// require the server to accept it.
+    fn open(port: u16, compress: bool) -> io::Result<ChatConn> {
+        let config = Deflate::client();
+        let mut rx = open(Kind::Tcp, port, 4096)?;
+        let mut req = request(port);
+        if compress {
+            req.truncate(req.len() - 2); // the blank line goes after the offer
+            req += &format!("Sec-WebSocket-Extensions: {}\r\n\r\n", deflate::offer(&config));
+        }
+        (&rx.stream).write_all(req.as_bytes())?;
+        let head = rx.expect_101()?;
+        let answer = head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim().eq_ignore_ascii_case("Sec-WebSocket-Extensions").then(|| value.trim().to_string())
+        });
+        let codec = match (compress, answer) {
+            (false, None) => None,
+            (false, Some(answer)) => return Err(bad(format!("extensions {answer:?} answered to no offer"))),
+            (true, None) => return Err(bad("the server declined permessage-deflate".into())),
+            (true, Some(answer)) => {
+                let extensions = parse_extensions([answer.as_str()]).map_err(|e| bad(format!("{answer:?}: {e}")))?;
+                let [extension] = extensions.as_slice() else {
+                    return Err(bad(format!("answer {answer:?} is not one extension")));
+                };
+                let agreed = deflate::check_response(extension, &config).map_err(bad)?;
+                match (Deflater::new(&agreed, &config), Inflater::new(&agreed)) {
+                    (Some(d), Some(i)) => Some((d, i)),
+                    _ => return Err(bad("no codec: built without the deflate feature".into())),
+                }
+            }
+        };
+        Ok(ChatConn { rx, codec, up: 0, down: 0, compressed: Vec::new(), inflated: Vec::new() })
+    }
+
+    /// Send `text` as one text message, compressed if agreed, and check
+    /// that it comes back the same way (RSV1 set or not) with the same text.
+    fn echo(&mut self, text: &[u8]) -> io::Result<()> {
+        let frame = match &mut self.codec {
+            Some((deflater, _)) => {
+                deflater.compress(text, true, &mut self.compressed).map_err(|e| bad(e.to_string()))?;
+                // client_frame's `opcode` is the first byte after FIN.
+                client_frame(RSV1 | OP_TEXT, &self.compressed)
+            }
+            None => client_frame(OP_TEXT, text),
+        };
+        (&self.rx.stream).write_all(&frame)?;
+        self.up += frame.len() as u64;
+        let len = self.rx.ws_header(frame[0] & !FIN)? as usize;
+        self.rx.need(len)?;
+        let payload = &self.rx.buf[self.rx.start..self.rx.start + len];
+        let echoed = match &mut self.codec {
+            Some((_, inflater)) => {
+                self.inflated.clear();
+                inflater.inflate(payload, true, &mut self.inflated, 1 << 20).map_err(|e| bad(e.to_string()))?;
+                &self.inflated[..]
+            }
+            None => payload,
+        };
+        if echoed != text {
+            return Err(bad(format!("echo differs: sent {} bytes, got {}", text.len(), echoed.len())));
+        }
+        self.rx.start += len;
+        self.down += (server_header_len(len) + len) as u64;
+        Ok(())
+    }
+
+    /// The close handshake, then TCP close (RFC 6455 §7.1.1).
+    fn close(mut self) -> io::Result<()> {
+        (&self.rx.stream).write_all(&client_frame(OP_CLOSE, &1000u16.to_be_bytes()))?;
+        let len = self.rx.ws_header(OP_CLOSE)? as usize;
+        self.rx.need(len)?;
+        self.rx.start += len;
+        self.rx.stream.shutdown(Shutdown::Write)?;
+        if !self.rx.at_eof()? {
+            return Err(bad("bytes after the close frame".into()));
+        }
+        Ok(())
+    }
+}
+
+/// How much load scenario 8 puts on each server.
+struct ChatLoad {
+    conns: usize,
+    /// Messages per connection before the measured ones (JIT, caches).
+    warmup: usize,
+    /// Measured messages per connection.
+    measured: usize,
+    /// Connections held for the memory figure.
+    idle: usize,
+}
+
+/// One run of scenario 8 against one server.
+#[derive(Clone, Copy)]
+struct Chat {
+    /// Bytes on the wire per message, both ways: frame headers, masking
+    /// keys and compressed payloads.
+    wire: f64,
+    /// Of which the server's echo.
+    down: f64,
+    /// Server and load-generator CPU µs per message.
+    server_cpu: f64,
+    client_cpu: f64,
+    rate: f64,
+    others: f64,
+    /// Server resident memory per idle connection, KiB, compressed and
+    /// without compression.
+    rss: f64,
+    rss_plain: f64,
+}
+
+/// Chat ping-pong on `load.conns` connections, each with its own slice of
+/// `messages`; CPU and bytes are counted over the measured messages only.
+fn chat_run(kind: Kind, load: &ChatLoad, messages: &[Vec<u8>]) -> io::Result<Chat> {
+    let server = ServerProc::start(kind, None)?;
+    eprintln!("    server pid {}", server.pid());
+    let per_conn = load.warmup + load.measured;
+    let barrier = Barrier::new(load.conns + 1);
+    let pid = server.pid().to_string();
+    let snapshot = || (Instant::now(), cpu_seconds(&pid), cpu_seconds("self"), busy_seconds());
+    let (before, after, results) = thread::scope(|s| {
+        let handles: Vec<_> = (0..load.conns)
+            .map(|k| {
+                let (barrier, mine) = (&barrier, &messages[k * per_conn..(k + 1) * per_conn]);
+                s.spawn(move || -> io::Result<(u64, u64)> {
+                    // Every thread passes all four barriers, error or not.
+                    let warm = ChatConn::open(server.port, true).and_then(|mut conn| {
+                        mine[..load.warmup].iter().try_for_each(|m| conn.echo(m))?;
+                        (conn.up, conn.down) = (0, 0);
+                        Ok(conn)
+                    });
+                    barrier.wait(); // all warmed up
+                    barrier.wait(); // first snapshot taken
+                    let run = warm.and_then(|mut conn| {
+                        mine[load.warmup..].iter().try_for_each(|m| conn.echo(m))?;
+                        Ok(conn)
+                    });
+                    barrier.wait(); // all done
+                    barrier.wait(); // second snapshot taken
+                    let conn = run?;
+                    let counts = (conn.up, conn.down);
+                    conn.close()?;
+                    Ok(counts)
+                })
+            })
+            .collect();
+        barrier.wait();
+        let before = snapshot();
+        barrier.wait();
+        barrier.wait();
+        let after = snapshot();
+        barrier.wait();
+        let results: Vec<_> =
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(bad("panic".into())))).collect();
+        (before, after, results)
+    });
+    let (mut up, mut down) = (0, 0);
+    for result in results {
+        let (u, d) = result?;
+        (up, down) = (up + u, down + d);
+    }
+    let n = (load.conns * load.measured) as f64;
+    let secs = (after.0 - before.0).as_secs_f64();
+    let (server_cpu, client_cpu) = (after.1 - before.1, after.2 - before.2);
+    drop(server);
+    Ok(Chat {
+        wire: (up + down) as f64 / n,
+        down: down as f64 / n,
+        server_cpu: server_cpu * 1e6 / n,
+        client_cpu: client_cpu * 1e6 / n,
+        rate: n / secs,
+        others: ((after.3 - before.3) - server_cpu - client_cpu).max(0.0) / secs,
+        rss: chat_idle_rss(kind, load.idle, true, messages)?,
+        rss_plain: chat_idle_rss(kind, load.idle, false, messages)?,
+    })
+}
+
+/// Server resident memory per idle connection, KiB: `conns` connections,
+/// each upgraded and echoing one chat message (so that, compressed, both
+/// of the server's compressors hold state), then idle.
+fn chat_idle_rss(kind: Kind, conns: usize, compress: bool, messages: &[Vec<u8>]) -> io::Result<f64> {
+    let server = ServerProc::start(kind, None)?;
+    thread::sleep(Duration::from_millis(200));
+    let before = status_field(server.pid(), "VmRSS");
+    let mut held = Vec::with_capacity(conns);
+    for i in 0..conns {
+        let mut conn = ChatConn::open(server.port, compress)?;
+        conn.echo(&messages[i % messages.len()])?;
+        held.push(conn);
+    }
+    thread::sleep(Duration::from_millis(500));
+    let after = status_field(server.pid(), "VmRSS");
+    held.into_iter().try_for_each(ChatConn::close)?;
+    Ok((after - before) / conns as f64)
+}
+
+/// Scenario 8's report.
+fn print_chat(kinds: &[(Kind, String)], results: &HashMap<Kind, Vec<Chat>>, load: &ChatLoad, messages: &[Vec<u8>]) {
+    let samples = |k: Kind| results.get(&k).cloned().unwrap_or_default();
+    let rounds = kinds.iter().map(|&(k, _)| samples(k).len()).max().unwrap_or(0);
+    // The measured messages, framed but uncompressed, for scale.
+    let per_conn = load.warmup + load.measured;
+    let measured: Vec<&Vec<u8>> =
+        (0..load.conns).flat_map(|k| &messages[k * per_conn + load.warmup..(k + 1) * per_conn]).collect();
+    let mean = measured.iter().map(|m| m.len()).sum::<usize>() as f64 / measured.len() as f64;
+    let plain: usize = measured.iter().map(|m| 2 * server_header_len(m.len()) + 4 + 2 * m.len()).sum();
+    println!(
+        "\n8. compressed JSON chat: {} connections × {} messages (after {} unmeasured), ping-pong — \
+         median [min–max] of {rounds} round(s)",
+        load.conns, load.measured, load.warmup
+    );
+    println!(
+        "  messages: JSON text of 100–300 B (mean {mean:.0} B), rotating rooms, users and a 56-word vocabulary; \
+         each echo inflated and compared. Uncompressed they would take {:.0} B/msg on the wire, both ways.",
+        plain as f64 / measured.len() as f64
+    );
+    println!(
+        "  settings: the client offers `permessage-deflate; client_max_window_bits` (as browsers do); every server \
+         answers server_max_window_bits=12; client_max_window_bits=12, keeps context both ways, level 6, compresses \
+         every message (Node: threshold 0, not its default 1024). zlib memLevel: ws101 8, Node 8, python 5."
+    );
+    for (kind, versions) in kinds {
+        println!("  {:<18} {versions}", kind.label());
+    }
+    println!(
+        "  {:<18} {:<22} {:<22} {:<22} {:<22} {:<22} {:<22} {:<22} others' CPUs",
+        "server",
+        "wire B/msg",
+        "of which server→client",
+        "server CPU µs/msg",
+        "client CPU µs/msg",
+        "msg/s",
+        "KiB RSS/idle conn",
+        "same, uncompressed"
+    );
+    for &(kind, _) in kinds {
+        let s = samples(kind);
+        let col = |f: fn(&Chat) -> f64| cell(s.iter().map(f));
+        println!(
+            "  {:<18} {:<22} {:<22} {:<22} {:<22} {:<22} {:<22} {:<22} {}",
+            kind.label(),
+            col(|c| c.wire),
+            col(|c| c.down),
+            col(|c| c.server_cpu),
+            col(|c| c.client_cpu),
+            col(|c| c.rate),
+            col(|c| c.rss),
+            col(|c| c.rss_plain),
+            col(|c| c.others),
+        );
+    }
+    let ws = samples(Kind::Ws101);
+    let has = |k: Kind| kinds.iter().any(|&(kind, _)| kind == k);
+    for (other, name) in
+        [(Kind::Node, "ws101 / Node ws"), (Kind::Python, "ws101 / python"), (Kind::Baseline, "ws101 / baseline")]
+    {
+        let theirs = samples(other);
+        if ws.is_empty() || theirs.is_empty() || !has(other) {
+            continue;
+        }
+        let ratio = |f: fn(&Chat) -> f64| ratio_cell(ws.iter().zip(&theirs).map(|(a, b)| f(a) / f(b)));
+        println!(
+            "  {name:<18} wire {}   server→client {}   server CPU/msg {}   RSS/idle conn {}",
+            ratio(|c| c.wire),
+            ratio(|c| c.down),
+            ratio(|c| c.server_cpu),
+            ratio(|c| c.rss),
+        );
+    }
+    let (node, python) = (samples(Kind::Node), samples(Kind::Python));
+    if !ws.is_empty() && !node.is_empty() && !python.is_empty() {
+        let best = |f: fn(&Chat) -> f64| {
+            ratio_cell(ws.iter().zip(node.iter().zip(&python)).map(|(a, (b, c))| f(a) / f(b).min(f(c))))
+        };
+        println!(
+            "  {:<18} wire {}   server→client {}   server CPU/msg {}",
+            "ws101 / better",
+            best(|c| c.wire),
+            best(|c| c.down),
+            best(|c| c.server_cpu),
+        );
+    }
+    println!(
+        "  (wire = frame headers + masking keys + compressed payloads, both ways, as the load generator wrote and read \
+         them; RSS: {} connections each echoing one message, VmRSS minus the fresh server's, per connection)",
+        load.idle
+    );
+}
+
+// ---------------------------------------------------------------------------
 // Scenarios and report.
 // ---------------------------------------------------------------------------
 
@@ -1006,7 +1498,7 @@ fn main() -> io::Result<()> {
     let list = |flag: &str| value(flag).map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>());
     let scenario_ids: Vec<u32> = match list("--scenarios") {
         Some(ids) => ids.iter().filter_map(|i| i.parse().ok()).collect(),
-        None => (1..=7).collect(),
+        None => (1..=8).collect(),
     };
     let mut kinds: Vec<Kind> = match list("--kinds") {
         Some(names) => names.iter().filter_map(|n| Kind::parse(n)).collect(),
@@ -1020,6 +1512,35 @@ fn main() -> io::Result<()> {
     // `--idle N` holds N connections (default 1000; 10000 for the scale figure).
     let wanted: usize = value("--idle").and_then(|n| n.parse().ok()).unwrap_or(1000);
     let idle_conns = open_file_limit().map_or(wanted, |limit| wanted.min(limit.saturating_sub(64)));
+    // Scenario 8: its servers, those that can run here, with their versions.
+    let chat = ChatLoad {
+        conns: 4,
+        warmup: if quick { 200 } else { 500 },
+        measured: value("--chat").and_then(|n| n.parse().ok()).unwrap_or(if quick { 2000 } else { 6000 }),
+        idle: idle_conns.min(if quick { 200 } else { 500 }),
+    };
+    let mut chat_kinds: Vec<(Kind, String)> = Vec::new();
+    let mut chat_notes: Vec<String> = Vec::new();
+    if scenario_ids.contains(&8) && !deflate::AVAILABLE {
+        chat_notes.push(
+            "skipped: it needs permessage-deflate in ws101: \
+             cargo run --release --features deflate --example bench -- --scenarios 8"
+                .into(),
+        );
+    } else if scenario_ids.contains(&8) {
+        let mut candidates = vec![Kind::Ws101, Kind::Node, Kind::Python];
+        if BASELINE.get().is_some() {
+            candidates.insert(1, Kind::Baseline);
+        }
+        for kind in candidates {
+            match peer_versions(kind) {
+                Ok(versions) => chat_kinds.push((kind, versions)),
+                Err(why) => chat_notes.push(format!("{} skipped: {why}", kind.label())),
+            }
+        }
+    }
+    let chat_text = chat_messages(chat.conns * (chat.warmup + chat.measured));
+    let mut chats: HashMap<Kind, Vec<Chat>> = HashMap::new();
 
     println!(
         "ws101 bench: {rounds} round(s), {:.2} s warm-up + {:.2} s measured per run, {} CPUs, \
@@ -1056,6 +1577,16 @@ fn main() -> io::Result<()> {
                 results.entry((sc.id, kind)).or_default().push(sample);
             }
         }
+        for i in 0..chat_kinds.len() {
+            let kind = chat_kinds[(i + round) % chat_kinds.len()].0;
+            if let Some(max) = quiet_wait {
+                waited += wait_for_quiet(max);
+            }
+            eprintln!("  scenario 8 {}", kind.name());
+            let sample = chat_run(kind, &chat, &chat_text)
+                .map_err(|e| io::Error::other(format!("scenario 8 against {}: {e}", kind.name())))?;
+            chats.entry(kind).or_default().push(sample);
+        }
         if scenario_ids.contains(&7) {
             if let Some(max) = quiet_wait {
                 waited += wait_for_quiet(max);
@@ -1090,6 +1621,16 @@ fn main() -> io::Result<()> {
             ratio_cell(at_64k.iter().map(|r| r[0] / r[1])),
             ratio_cell(at_64k.iter().map(|r| r[0] / r[2])),
         );
+    }
+    if scenario_ids.contains(&8) {
+        if chat_kinds.is_empty() {
+            println!("\n8. compressed JSON chat");
+        } else {
+            print_chat(&chat_kinds, &chats, &chat, &chat_text);
+        }
+        for note in &chat_notes {
+            println!("  {note}");
+        }
     }
     println!(
         "\ntotal {:.0} s, of which {:.0} s waiting for other processes to go quiet before runs",

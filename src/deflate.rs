@@ -426,6 +426,8 @@ mod codec {
         reset: bool,
         /// Compressed bytes of the message in progress so far.
         message_in: usize,
+        /// The last bytes fed ended a DEFLATE stream (a final block).
+        stream_ended: bool,
     }
 
     impl Inflater {
@@ -433,7 +435,7 @@ mod codec {
         /// feature).
         pub fn new(agreed: &Agreed) -> Option<Inflater> {
             let decompress = Decompress::new_with_window_bits(false, MAX_WINDOW_BITS);
-            Some(Inflater { decompress, reset: agreed.inflate_reset, message_in: 0 })
+            Some(Inflater { decompress, reset: agreed.inflate_reset, message_in: 0, stream_ended: false })
         }
 
         /// Inflate `input`, a piece of a compressed message, onto `out`;
@@ -441,15 +443,20 @@ mod codec {
         /// (RFC 7692 §7.2.2). `out` never grows past `limit` plus one
         /// [`INFLATE_CHUNK`]: past `limit`, the message is too big (1009).
         pub fn inflate(&mut self, input: &[u8], last: bool, out: &mut Vec<u8>, limit: usize) -> Result<(), Error> {
-            self.inflate_some(input, out, limit)?;
+            if !input.is_empty() {
+                self.stream_ended = false;
+                self.inflate_some(input, out, limit)?;
+            }
             self.message_in += input.len();
             if last {
-                // A message of no compressed bytes at all is empty; the
-                // tail alone is not DEFLATE data, so it is not fed.
-                if self.message_in > 0 {
+                // A message of no compressed bytes at all is empty, and one
+                // that ended its stream with a final block is complete: the
+                // tail alone is not DEFLATE data, so it is not fed then.
+                if self.message_in > 0 && !self.stream_ended {
                     self.inflate_some(&TAIL, out, limit)?;
                 }
                 self.message_in = 0;
+                self.stream_ended = false;
                 if self.reset {
                     self.decompress.reset(false);
                 }
@@ -472,13 +479,22 @@ mod codec {
                     .decompress_vec(input, out, FlushDecompress::Sync)
                     .map_err(|_| Error::Protocol("compressed data is not valid DEFLATE (RFC 7692 §7.2.2)"))?;
                 if out.len() > limit {
-                    return Err(Error::TooBig("message longer than max_message_size once inflated (RFC 7692 §8.1)"));
+                    return Err(Error::TooBig("message longer than max_message_size once inflated (RFC 6455 §10.4)"));
                 }
                 let used = (self.decompress.total_in() - before_in) as usize;
                 let made = self.decompress.total_out() - before_out;
                 input = &input[used..];
+                // RFC 7692 §7.2.3.4: a sender may end a message with a
+                // final block (BFINAL=1) instead of a sync flush. Its stream
+                // is then over; what follows is a fresh one, and the tail
+                // appended at the message's end is not fed.
                 if status == Status::StreamEnd {
-                    return Err(Error::Protocol("a compressed message ends its DEFLATE stream (RFC 7692 §7.2.1)"));
+                    self.decompress.reset(false);
+                    self.stream_ended = input.is_empty();
+                    if input.is_empty() {
+                        return Ok(());
+                    }
+                    continue;
                 }
                 // Done when the input is all in and the output had room to
                 // spare (nothing is left inside the inflater).
@@ -763,5 +779,29 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{} bytes -> {wire:02x?}: {e}", message.len()));
             assert_eq!(out, message);
         }
+    }
+
+    #[test]
+    fn rfc_7692_7_2_3_4_a_final_block_ends_a_message() {
+        let (Some(mut i), Some(mut d)) = (Inflater::new(&agreed()), Deflater::new(&agreed(), &Deflate::server()))
+        else {
+            return;
+        };
+        let mut out = Vec::new();
+        // §7.2.3.4: "Hello" in a block with BFINAL set.
+        i.inflate(&[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00], true, &mut out, 1000).unwrap();
+        assert_eq!(out, b"Hello");
+        // The next message starts a fresh stream.
+        let mut wire = Vec::new();
+        d.compress(b"Hello again", true, &mut wire).unwrap();
+        out.clear();
+        i.inflate(&wire, true, &mut out, 1000).unwrap();
+        assert_eq!(out, b"Hello again");
+        // The same block split across two frames.
+        let mut split = Inflater::new(&agreed()).unwrap();
+        out.clear();
+        split.inflate(&[0xf3, 0x48, 0xcd], false, &mut out, 1000).unwrap();
+        split.inflate(&[0xc9, 0xc9, 0x07, 0x00, 0x00], true, &mut out, 1000).unwrap();
+        assert_eq!(out, b"Hello");
     }
 }

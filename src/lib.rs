@@ -109,3 +109,6 @@ pub struct Chapter12;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/13-conformance.md")]
 pub struct Chapter13;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/14-compression.md")]
+pub struct Chapter14;

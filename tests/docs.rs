@@ -34,6 +34,7 @@ const CHAPTERS: &[&str] = &[
     "11-threads.md",
     "12-failing.md",
     "13-conformance.md",
+    "14-compression.md",
 ];
 
 /// Files of the book that are not chapters: checked for paths, items and
