@@ -123,9 +123,19 @@ pub(crate) struct Out {
     scratch: Vec<u8>,
     /// Client only: masking keys from the operating system, drawn in bulk.
     keys: crate::client::KeySource,
-    /// With permessage-deflate: the compressor, and its output, reused.
+    /// With permessage-deflate: what was agreed, the compressor (made on
+    /// the first compressed send, given back when the connection is idle),
+    /// and its output buffer, reused.
+    deflate: Option<(Agreed, Deflate)>,
     deflater: Option<Deflater>,
     compressed: Vec<u8>,
+}
+
+impl Out {
+    /// Will a message of `len` bytes go compressed?
+    fn compresses(&self, len: usize) -> bool {
+        self.deflate.as_ref().is_some_and(|(_, config)| len >= config.min_size)
+    }
 }
 
 /// What the opening handshake settled, for [`WebSocket::from_handshake`].
@@ -168,14 +178,13 @@ impl WebSocket {
         peer: Option<SocketAddr>,
         options: Options,
     ) -> WebSocket {
-        let deflate = negotiated.deflate.as_ref();
-        let deflater = deflate.and_then(|(agreed, config)| Deflater::new(agreed, config));
-        let inflater = deflate.and_then(|(agreed, _)| Inflater::new(agreed));
+        let inflater = negotiated.deflate.as_ref().and_then(|(agreed, _)| Inflater::new(agreed));
         let out = Out {
             close_sent: None,
             scratch: Vec::new(),
             keys: crate::client::KeySource::default(),
-            deflater,
+            deflate: negotiated.deflate,
+            deflater: None,
             compressed: Vec::new(),
         };
         let shared = Arc::new(Shared {
@@ -342,7 +351,7 @@ impl Writer {
     /// permessage-deflate was agreed and the message is long enough.
     fn send_data(&self, opcode: Opcode, payload: &[u8]) -> Result<(), Error> {
         let mut out = self.lock()?;
-        let compress = out.deflater.as_ref().is_some_and(|d| d.wants(payload.len()));
+        let compress = out.compresses(payload.len());
         self.write_data(&mut out, true, opcode, payload, compress)
     }
 
@@ -358,6 +367,9 @@ impl Writer {
         payload: &[u8],
         compress: bool,
     ) -> Result<(), Error> {
+        if out.deflater.is_none() && compress {
+            out.deflater = out.deflate.as_ref().and_then(|(agreed, config)| Deflater::new(agreed, config));
+        }
         let Some(deflater) = out.deflater.as_mut().filter(|_| compress) else {
             return self.write_frame(out, fin, opcode, payload);
         };
@@ -394,6 +406,20 @@ impl Writer {
         self.shared.aborted.store(true, Ordering::Release);
         self.shared.state.store(CLOSED, Ordering::Release);
         let _ = self.shared.stream.shutdown(Shutdown::Both);
+    }
+
+    /// Give the compressor's memory back (about 250 KiB) while the
+    /// connection is idle; the next compressed send makes a new one. Safe
+    /// with context takeover too: a compressor that starts afresh only
+    /// gives up back-references to what it sent before, which the peer's
+    /// inflater never requires. Takes the lock only if it is free.
+    pub(crate) fn release_compressor(&self) {
+        if let Ok(mut out) = self.shared.out.try_lock() {
+            out.deflater = None;
+            if out.compressed.capacity() > 0 {
+                out.compressed = Vec::new();
+            }
+        }
     }
 
     /// Has this side sent its close frame?
@@ -439,7 +465,7 @@ impl Writer {
         }
         let mut out = self.lock()?;
         let total = fragments.iter().map(|f| f.len()).sum();
-        let compress = out.deflater.as_ref().is_some_and(|d| d.wants(total));
+        let compress = out.compresses(total);
         let last = fragments.len().saturating_sub(1);
         for (i, fragment) in fragments.iter().enumerate() {
             let op = if i == 0 { opcode } else { Opcode::Continuation };

@@ -410,7 +410,7 @@ impl Reader {
         } else if let Some((_, sent)) = self.ping {
             left(sent + self.options.ping_timeout)
         } else {
-            self.options.ping_interval.map_or(self.options.close_timeout, |i| i.min(self.options.close_timeout))
+            self.tick()
         };
         // A read with a timeout wakes at its own deadline too.
         let wanted = deadline.map_or(wanted, |d| wanted.min(left(d)));
@@ -421,10 +421,20 @@ impl Reader {
         Ok(())
     }
 
+    /// The steady read timeout: the shorter of the keepalive interval and
+    /// the close timeout.
+    fn tick(&self) -> Duration {
+        self.options.ping_interval.map_or(self.options.close_timeout, |i| i.min(self.options.close_timeout))
+    }
+
     /// A read timed out: a deadline passed, or it is time for a keepalive
     /// ping, or it was just the tick.
     fn on_timer(&mut self) -> Result<(), Error> {
         self.shrink_buffer();
+        // A quiet connection keeps no compressor (chapter 14, memory).
+        if self.last_heard.elapsed() >= self.tick() {
+            self.writer.release_compressor();
+        }
         let now = Instant::now();
         if self.close_sent() || self.close_deadline.is_some() {
             // Closing: no more pings; the close deadline is all that counts

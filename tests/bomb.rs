@@ -26,7 +26,8 @@ fn a_100_kib_frame_that_inflates_to_100_mib_fails_1009_within_the_limit() {
     // 100 MiB of zeros, compressed 64 KiB at a time: the test itself never
     // holds the 100 MiB (nor frees a block large enough to move the
     // allocator's thresholds for what follows).
-    let agreed = Agreed { compress_window_bits: 15, compress_reset: false, inflate_reset: false };
+    let agreed =
+        Agreed { compress_window_bits: 15, compress_reset: false, inflate_reset: false, inflate_window_bits: 15 };
     let mut deflater = Deflater::new(&agreed, &Deflate { level: 9, ..Deflate::client() }).unwrap();
     let zeros = [0u8; 64 << 10];
     let mut bomb = Vec::new();
