@@ -1134,9 +1134,15 @@ fn chat_run(kind: Kind, load: &ChatLoad, messages: &[Vec<u8>]) -> io::Result<Cha
     })
 }
 
+/// How long the connections of the memory figure stay silent before it
+/// is read: longer than ws101's timer tick (the shorter of its keepalive
+/// interval and close timeout, 10 s by default), after which an idle
+/// connection gives its compressor back. The other servers keep theirs.
+const CHAT_IDLE: Duration = Duration::from_secs(11);
+
 /// Server resident memory per idle connection, KiB: `conns` connections,
 /// each upgraded and echoing one chat message (so that, compressed, both
-/// of the server's compressors hold state), then idle.
+/// of the server's compressors hold state), then [`CHAT_IDLE`] of silence.
 fn chat_idle_rss(kind: Kind, conns: usize, compress: bool, messages: &[Vec<u8>]) -> io::Result<f64> {
     let server = ServerProc::start(kind, None)?;
     thread::sleep(Duration::from_millis(200));
@@ -1147,7 +1153,7 @@ fn chat_idle_rss(kind: Kind, conns: usize, compress: bool, messages: &[Vec<u8>])
         conn.echo(&messages[i % messages.len()])?;
         held.push(conn);
     }
-    thread::sleep(Duration::from_millis(500));
+    thread::sleep(if compress { CHAT_IDLE } else { Duration::from_millis(500) });
     let after = status_field(server.pid(), "VmRSS");
     held.into_iter().try_for_each(ChatConn::close)?;
     Ok((after - before) / conns as f64)
@@ -1241,8 +1247,10 @@ fn print_chat(kinds: &[(Kind, String)], results: &HashMap<Kind, Vec<Chat>>, load
     }
     println!(
         "  (wire = frame headers + masking keys + compressed payloads, both ways, as the load generator wrote and read \
-         them; RSS: {} connections each echoing one message, VmRSS minus the fresh server's, per connection)",
-        load.idle
+         them; RSS: {} connections each echoing one message, then {} s of silence, VmRSS minus the fresh server's, \
+         per connection)",
+        load.idle,
+        CHAT_IDLE.as_secs()
     );
 }
 
