@@ -158,18 +158,32 @@ fn write_timeout_bounds_a_whole_send_to_a_peer_that_reads_a_trickle() {
 
 // ------------------------------------------------------------- 4. abort
 
-#[test]
-fn abort_unblocks_a_stuck_send_and_a_blocked_read_at_once() {
+/// A peer that completes the handshake and never reads.
+struct StuckPeer {
+    url: String,
+    server: thread::JoinHandle<()>,
+    /// Says when the client's first bytes have arrived: its send is under
+    /// way (and, 64 MiB later, stuck).
+    first_bytes: mpsc::Receiver<()>,
+    /// Tells the peer to go.
+    finished: mpsc::Sender<()>,
+}
+
+fn stuck_peer() -> StuckPeer {
     let (arrived, first_bytes) = mpsc::channel();
     let (finished, done) = mpsc::channel::<()>();
     let (url, server) = fake_server(move |wire| {
-        // Never read; say when the client's bytes start arriving, so the
-        // test knows its send is under way (and, 64 MiB later, stuck).
         let mut byte = [0u8; 1];
         wire.stream.peek(&mut byte).unwrap();
         arrived.send(()).unwrap();
         let _ = done.recv_timeout(LIMIT);
     });
+    StuckPeer { url, server, first_bytes, finished }
+}
+
+#[test]
+fn abort_unblocks_a_stuck_send_and_a_blocked_read_at_once() {
+    let StuckPeer { url, server, first_bytes, finished } = stuck_peer();
     within(LIMIT, move || {
         let (mut reader, writer) = ws101::connect(&url).unwrap().split();
         let reading = thread::spawn(move || reader.read());
@@ -213,14 +227,7 @@ fn dropping_an_open_connection_sends_1001_and_returns_without_waiting_for_the_pe
 
 #[test]
 fn dropping_the_reader_does_not_wait_for_a_send_stuck_in_another_thread() {
-    let (arrived, first_bytes) = mpsc::channel();
-    let (finished, done) = mpsc::channel::<()>();
-    let (url, server) = fake_server(move |wire| {
-        let mut byte = [0u8; 1];
-        wire.stream.peek(&mut byte).unwrap();
-        arrived.send(()).unwrap();
-        let _ = done.recv_timeout(LIMIT);
-    });
+    let StuckPeer { url, server, first_bytes, finished } = stuck_peer();
     within(LIMIT, move || {
         let (reader, writer) = ws101::connect(&url).unwrap().split();
         let sending = thread::spawn(move || writer.send_binary(&vec![3; HUGE]));

@@ -99,10 +99,10 @@ else:
     assert_eq!(out.trim(), "403");
 }
 
-#[test]
-fn python_http_client_gets_page_405_and_404() {
-    let server = start(echo_server::config(), |mut ws| echo_server::echo(&mut ws).map(drop));
-    let script = r#"
+/// Python's `http.client`, for plain requests: `fetch(method, path)`
+/// gives the status, the content type and the body; the host and port are
+/// the script's first two arguments.
+const HTTP_FETCH: &str = r#"
 import http.client
 host, port = sys.argv[1], int(sys.argv[2])
 def fetch(method, path):
@@ -112,12 +112,19 @@ def fetch(method, path):
     body = r.read()
     c.close()
     return r.status, r.getheader("Content-Type"), body
+"#;
+
+#[test]
+fn python_http_client_gets_page_405_and_404() {
+    let server = start(echo_server::config(), |mut ws| echo_server::echo(&mut ws).map(drop));
+    let script = HTTP_FETCH.to_string()
+        + r#"
 status, kind, body = fetch("GET", "/")
 assert (status, kind) == (200, "text/html; charset=utf-8"), (status, kind)
 assert b"<title>ws101 echo</title>" in body
 print(*(fetch(m, p)[0] for m, p in [("GET", "/?from=bookmark"), ("POST", "/"), ("HEAD", "/"), ("GET", "/nope")]))
 "#;
-    let Some(out) = python(script, &[&server.addr.ip().to_string(), &server.addr.port().to_string()]) else { return };
+    let Some(out) = python(&script, &[&server.addr.ip().to_string(), &server.addr.port().to_string()]) else { return };
     assert_eq!(out.trim(), "200 405 200 404");
 }
 
@@ -386,23 +393,15 @@ print(refused("/nope?token=s3cret").split(" | ")[0])
 #[test]
 fn python_chat_http_page_at_the_lobby_and_rooms_404_elsewhere() {
     let server = start(chat_server::config_with(Some("s3cret".into())), chat_server::handler());
-    let script = r#"
-import http.client
-host, port = sys.argv[1], int(sys.argv[2])
-def fetch(method, path):
-    c = http.client.HTTPConnection(host, port, timeout=10)
-    c.request(method, path)
-    r = c.getresponse()
-    body = r.read()
-    c.close()
-    return r.status, r.getheader("Content-Type"), body
+    let script = HTTP_FETCH.to_string()
+        + r#"
 status, kind, body = fetch("GET", "/room/x")
 assert (status, kind) == (200, "text/html; charset=utf-8"), (status, kind)
 assert b"<title>ws101 chat</title>" in body
 paths = ["/", "/room/x?name=bo", "/room/lobby", "/nope", "/room/", "/room/a/b", "/room/x.html"]
 print(*(fetch("GET", p)[0] for p in paths), fetch("HEAD", "/room/x")[0], fetch("POST", "/room/x")[0])
 "#;
-    let Some(out) = python(script, &[&server.addr.ip().to_string(), &server.addr.port().to_string()]) else { return };
+    let Some(out) = python(&script, &[&server.addr.ip().to_string(), &server.addr.port().to_string()]) else { return };
     assert_eq!(out.trim(), "200 200 200 404 404 404 404 200 405");
 }
 
