@@ -1,9 +1,10 @@
 //! The chat server: rooms of people, and every message from one goes to
 //! the others in its room.
 //!
-//! `cargo run --example chat_server [ADDR] [--token SECRET]` (default
-//! `127.0.0.1:9002`), then open `http://127.0.0.1:9002/` in two browser
-//! windows (`examples/pages/chat.html`). The server tells the others when
+//! `cargo run --example chat_server [ADDR] [--token SECRET] [--redis
+//! redis://127.0.0.1:6379]` (default `127.0.0.1:9002`, no Redis), then
+//! open `http://127.0.0.1:9002/` in two browser windows
+//! (`examples/pages/chat.html`). The server tells the others when
 //! someone joins or leaves, and prefixes every line with its author's
 //! name: the protocol is plain text, so the devtools' Messages view reads
 //! like the chat itself.
@@ -66,7 +67,8 @@
 //! each line in the queue of every other client in its room. A second
 //! thread per client, `send_queued`, owns a [`Writer`] and empties that
 //! client's queue onto its socket. The rooms are a registry of those
-//! queues behind one `Mutex`.
+//! queues behind one `Mutex`. With Redis, one more thread per node
+//! brings in what the other nodes say (see "Beyond one process").
 //!
 //! # A slow client never blocks the others
 //!
@@ -99,12 +101,89 @@
 //!
 //! A client that vanished without a FIN (its network went away) is not
 //! slow but silent: the keepalive ping (`Options::ping_interval`) finds it.
+//!
+//! # Beyond one process
+//!
+//! One process holds only so many threads, and a restart drops everyone.
+//! With `--redis URL`, several chat servers (nodes) share their rooms
+//! through a Redis server, the way Socket.IO's Redis adapter does:
+//!
+//! - **Each node delivers its own clients' lines at once, and publishes
+//!   them.** A line said in room R goes into the queues of this node's
+//!   clients in R (as without Redis), then to the Redis channel
+//!   `ws101-chat:R` as `NODE LINE`, where NODE is this node's id, 16 hex
+//!   digits drawn from `/dev/urandom` at start ([`Backplane`]). Joins and
+//!   leaves travel the same way.
+//! - **One subscriber thread per node** pattern-subscribes to
+//!   `ws101-chat:*` and puts each line from another node into the queues
+//!   of this node's clients in that room: the same bounded queues, so a
+//!   slow client is disconnected the same way, and the subscriber never
+//!   blocks on a client. A line whose NODE is this node's own comes back
+//!   to it too; it was delivered when it was said, so it is skipped, and
+//!   every client gets every line once.
+//! - **Why not deliver only through Redis?** Every node would then see
+//!   the same order of lines, but each line would pay a round trip to
+//!   Redis, and the chat would go silent when Redis is down. Delivering at
+//!   once keeps a node a working chat on its own. The cost is in the
+//!   order: **each sender's lines arrive in the order said, everywhere**
+//!   (one connection thread reads them and publishes them one after the
+//!   other; Redis forwards a channel's messages in order; one subscriber
+//!   delivers them in order), but two senders' lines may interleave one
+//!   way on the node where they were said and another way elsewhere.
+//! - **Two connections to Redis.** A connection that has subscribed only
+//!   takes (un)subscribe commands and PING, and the `redis` crate's
+//!   `PubSub` borrows its connection: publishing needs a second one. The
+//!   connection threads share it behind a `Mutex`. Connecting and each
+//!   reply are bounded by [`REDIS_TIMEOUT`] (1 s), and after a failed
+//!   connection the publisher waits out a backoff before it asks again,
+//!   so a Redis that stops answering holds up a sender for a second or
+//!   two now and then, after its line was delivered here.
+//!
+//! **Redis pub/sub delivers at most once.** A message goes to whoever is
+//! subscribed at the moment it is published, and is forgotten. When Redis
+//! goes away, the subscriber logs it and reconnects, waiting 100 ms, then
+//! twice as long each time, up to 5 s ([`BACKOFF_FIRST`],
+//! [`BACKOFF_MAX`]); a failed PUBLISH is logged, and the line still
+//! reaches this node's clients. What is lost: lines
+//! published while a node's subscriber was away never reach that node's
+//! clients, and lines a node could not publish reach no other node. None
+//! is ever delivered twice: a line is published once and never retried.
+//! **Redis Streams** would add the replay: `XADD ws101-chat:R * …` keeps
+//! the lines in a log with ids, and a node that comes back reads on with
+//! `XREAD` from the last id it saw, so nothing is lost (at least once,
+//! and the id tells a repeat apart), at the price of trimming the log
+//! (`MAXLEN`), and the chance of a room history for those who join late.
+//!
+//! **No sticky sessions are needed.** A load balancer in front of the
+//! nodes may send each new connection to any of them: a WebSocket is one
+//! TCP connection, and everything the chat knows about a client lives on
+//! the node that holds it, for as long as it is open. Socket.IO's
+//! documentation asks for sticky sessions only when HTTP long polling is
+//! enabled, because a polling session is many requests, which must all
+//! reach the node that holds the session.
+//!
+//! A welcome still promises every line said after it, from any node
+//! (while Redis is there). A
+//! join said on another node just before may come after it too: its
+//! notice was on its way through Redis when the client was seated. (On
+//! one node it cannot: a join is told to the room, and published, before
+//! the newcomer's welcome is written.)
+//!
+//! What stays per node: **names are unique in a room on one node only**,
+//! so two nodes may each seat a `bo` in the lobby (making them unique
+//! everywhere needs a shared registry, e.g. a Redis key per name, and a
+//! way to free the names of a node that died); and the welcome's count of
+//! "others here" counts this node's. The nodes trust whatever arrives on
+//! `ws101-chat:*`: whoever can publish to the Redis server can speak in
+//! any room under any name, so keep it private (`bind`, `requirepass`).
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread;
+use std::time::{Duration, Instant, SystemTime};
 
 use ws101::handshake::{Decision, Upgrade};
 use ws101::http::{Request, Response};
@@ -137,6 +216,20 @@ pub const MAX_NAME: usize = 24;
 /// `Cookie`, the realm, and the cookie's name.
 pub const CHALLENGE: &str = r#"Cookie realm="ws101 chat", cookie-name="token""#;
 
+/// The Redis channel of room R is this prefix and R; the subscriber
+/// listens to the pattern made of it and `*`.
+pub const CHANNEL_PREFIX: &str = "ws101-chat:";
+
+/// The first wait before reconnecting to Redis; each failure doubles it…
+pub const BACKOFF_FIRST: Duration = Duration::from_millis(100);
+
+/// …up to this.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// The bound on one call to Redis (connecting, a reply), and how often a
+/// quiet subscriber checks that Redis is still there.
+pub const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The server's settings without a token: see [`config_with`].
 pub fn config() -> ServerConfig {
     config_with(None)
@@ -165,6 +258,21 @@ pub fn config_with(token: Option<String>) -> ServerConfig {
 pub fn handler() -> impl Fn(WebSocket) -> Result<(), Error> + Send + Sync + 'static {
     let chat = Chat::default();
     move |ws| chat.join(ws)
+}
+
+/// A connection handler whose rooms span every node on the same Redis
+/// (see "Beyond one process"), or [`handler`]'s own rooms with `None`.
+/// With a backplane, it starts this node's subscriber thread, which ends
+/// soon after the handler is dropped (when `Server::serve` returns).
+pub fn handler_with(
+    redis: Option<Backplane>,
+) -> std::io::Result<impl Fn(WebSocket) -> Result<(), Error> + Send + Sync + 'static> {
+    let chat = Arc::new(Chat { backplane: redis.clone(), ..Chat::default() });
+    if let Some(plane) = redis {
+        let chat = Arc::downgrade(&chat);
+        thread::Builder::new().name("chat redis".into()).spawn(move || plane.subscribe(chat))?;
+    }
+    Ok(move |ws| chat.join(ws))
 }
 
 /// The server's decision on an upgrade request: the default (the `Origin`
@@ -270,12 +378,18 @@ fn not_found() -> Response {
         .with_text("404 not found: the chat is at / (the lobby) and /room/NAME (1 to 32 of A-Z a-z 0-9 _ -)\n")
 }
 
-/// The rooms of the chat, each a set of clients, and the client counter.
+/// The rooms of the chat, each a set of clients, the client counter, and
+/// the way to the other nodes, if any.
 #[derive(Default)]
 pub struct Chat {
     rooms: Mutex<HashMap<String, Room>>,
     next_id: AtomicU64,
+    backplane: Option<Backplane>,
 }
+
+/// The sender of lines from other nodes, which is no client here (client
+/// ids start at 1).
+const ANOTHER_NODE: u64 = 0;
 
 /// One room: its clients by id.
 #[derive(Default)]
@@ -324,19 +438,23 @@ impl Chat {
             room.clients.insert(id, Client { name: name.clone(), queue, too_slow: too_slow.clone() });
             name
         };
+        // Told before the writer starts, so before the client reads its
+        // welcome: by then this node's room has had the notice, and so has
+        // Redis, and a client seated here later never gets it.
+        log::info!("{name} joined {}", seat.room);
+        self.say(&seat.room, id, &format!("* {name} joined"));
         let spawned = thread::Builder::new().name(format!("chat out {name}")).stack_size(128 * 1024).spawn({
             let writer = writer.clone();
             move || send_queued(writer, outbox, too_slow)
         });
         if let Err(e) = spawned {
             self.leave(&seat.room, id);
+            self.say(&seat.room, id, &format!("* {name} left"));
             return Err(e.into());
         }
-        log::info!("{name} joined {}", seat.room);
-        self.broadcast(&seat.room, id, &format!("* {name} joined"));
         let result = loop {
             match reader.read() {
-                Ok(Message::Text(text)) => self.broadcast(&seat.room, id, &format!("{name}: {text}")),
+                Ok(Message::Text(text)) => self.say(&seat.room, id, &format!("{name}: {text}")),
                 // RFC 6455 §7.4.1: 1003 "(e.g., an endpoint that understands
                 // only text data MAY send this if it receives a binary
                 // message)". The reader then finishes the close handshake.
@@ -355,8 +473,19 @@ impl Chat {
         // its `send_queued` thread ends too.
         self.leave(&seat.room, id);
         log::info!("{name} left {}", seat.room);
-        self.broadcast(&seat.room, id, &format!("* {name} left"));
+        self.say(&seat.room, id, &format!("* {name} left"));
         result
+    }
+
+    /// What client `from` says in `room`: to this node's clients at once,
+    /// then to the other nodes, if any. Called only from `from`'s own
+    /// connection thread, one line after the other, so its lines are
+    /// published in the order said.
+    fn say(&self, room: &str, from: u64, line: &str) {
+        self.broadcast(room, from, line);
+        if let Some(plane) = &self.backplane {
+            plane.publish(room, line);
+        }
     }
 
     /// Queue `line` for every client in `room` but `from`, without ever
@@ -415,6 +544,219 @@ impl Room {
     }
 }
 
+/// This node's link to the other nodes: a Redis server, the node's id, a
+/// connection to publish on, and two counts (subscriptions made, lines
+/// not published) to watch it by. Clones share all of it, the id too: give
+/// each node's [`handler_with`] a backplane [`open`](Backplane::open)ed
+/// for it, or two nodes would take each other's lines for their own.
+#[derive(Clone)]
+pub struct Backplane {
+    shared: Arc<Plane>,
+}
+
+/// What the clones of a [`Backplane`] share.
+struct Plane {
+    client: redis::Client,
+    node: String,
+    publisher: Mutex<Publisher>,
+    subscriptions: AtomicU64,
+    unpublished: AtomicU64,
+}
+
+/// The connection lines are published on, if it is open; when it is not,
+/// when to try again.
+struct Publisher {
+    connection: Option<redis::Connection>,
+    retry_at: Option<Instant>,
+    backoff: Backoff,
+}
+
+/// A wait that starts at [`BACKOFF_FIRST`] and doubles on each failure up
+/// to [`BACKOFF_MAX`], so a Redis that is down is asked at most every 5 s,
+/// and one that came back is found within 5 s.
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff { next: BACKOFF_FIRST }
+    }
+
+    /// How long to wait now; the next wait is twice as long.
+    fn next(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (wait * 2).min(BACKOFF_MAX);
+        wait
+    }
+
+    fn reset(&mut self) {
+        self.next = BACKOFF_FIRST;
+    }
+}
+
+impl Backplane {
+    /// A backplane on the Redis server at `url` (`redis://HOST:PORT`), with
+    /// a new node id. Only reads the URL: connecting happens on first use,
+    /// and is retried for as long as the node runs.
+    pub fn open(url: &str) -> redis::RedisResult<Backplane> {
+        let client = redis::Client::open(url)?;
+        let publisher = Publisher { connection: None, retry_at: None, backoff: Backoff::new() };
+        let plane = Plane {
+            client,
+            node: node_id(),
+            publisher: Mutex::new(publisher),
+            subscriptions: AtomicU64::new(0),
+            unpublished: AtomicU64::new(0),
+        };
+        Ok(Backplane { shared: Arc::new(plane) })
+    }
+
+    /// This node's id, as it prefixes what the node publishes.
+    pub fn node(&self) -> &str {
+        &self.shared.node
+    }
+
+    /// How many times the subscriber has (re)subscribed: 0 before it first
+    /// reached Redis, one more after each reconnection.
+    pub fn subscriptions(&self) -> u64 {
+        self.shared.subscriptions.load(Ordering::Acquire)
+    }
+
+    /// How many lines could not be published, since the start: they
+    /// reached this node's clients only.
+    pub fn unpublished(&self) -> u64 {
+        self.shared.unpublished.load(Ordering::Acquire)
+    }
+
+    /// Count a line that reached this node only.
+    fn lost_one(&self) {
+        self.shared.unpublished.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A connection to Redis, each call on it bounded by [`REDIS_TIMEOUT`].
+    fn connect(&self) -> redis::RedisResult<redis::Connection> {
+        let connection = self.shared.client.get_connection_with_timeout(REDIS_TIMEOUT)?;
+        connection.set_read_timeout(Some(REDIS_TIMEOUT))?;
+        connection.set_write_timeout(Some(REDIS_TIMEOUT))?;
+        Ok(connection)
+    }
+
+    /// Publish `line` of `room` to the other nodes, or count and log why
+    /// not: the caller has delivered it here already, whatever happens.
+    fn publish(&self, room: &str, line: &str) {
+        let mut publisher = lock(&self.shared.publisher);
+        let publisher = &mut *publisher;
+        if publisher.connection.is_none() {
+            // Redis was away a moment ago: ask again only after the wait.
+            if publisher.retry_at.is_some_and(|at| Instant::now() < at) {
+                return self.lost_one();
+            }
+            match self.connect() {
+                Ok(connection) => {
+                    if self.unpublished() > 0 {
+                        log::warn!(
+                            "redis: publishing again; {} line(s) so far reached this node only",
+                            self.unpublished()
+                        );
+                    }
+                    (publisher.connection, publisher.retry_at) = (Some(connection), None);
+                    publisher.backoff.reset();
+                }
+                Err(e) => {
+                    let wait = publisher.backoff.next();
+                    log::warn!("redis: cannot publish ({e}); lines reach this node only, next try in {wait:?}");
+                    publisher.retry_at = Some(Instant::now() + wait);
+                    return self.lost_one();
+                }
+            }
+        }
+        let Some(connection) = publisher.connection.as_mut() else { return };
+        let payload = format!("{} {line}", self.shared.node);
+        let published: redis::RedisResult<i64> =
+            redis::cmd("PUBLISH").arg(format!("{CHANNEL_PREFIX}{room}")).arg(payload).query(connection);
+        if let Err(e) = published {
+            // Not sent again: it may have reached Redis before the reply
+            // was lost, and at most once means never twice. The next line
+            // reconnects.
+            log::warn!("redis: PUBLISH failed ({e}); the line reached this node only");
+            publisher.connection = None;
+            self.lost_one();
+        }
+    }
+
+    /// The subscriber thread: listen, and after each failure wait (with
+    /// [`Backoff`]) and listen again, until `chat` is gone.
+    fn subscribe(self, chat: Weak<Chat>) {
+        let mut backoff = Backoff::new();
+        while chat.strong_count() > 0 {
+            if let Err(e) = self.listen(&chat, &mut backoff) {
+                // Whatever is published until the next subscription is
+                // lost to this node (at most once).
+                let wait = backoff.next();
+                log::warn!("redis: subscriber of node {} lost ({e}); reconnecting in {wait:?}", self.node());
+                // The publishing connection is most likely dead too, but
+                // would only find out by losing the next line (after a
+                // restart, to a server that is back): start it afresh.
+                lock(&self.shared.publisher).connection = None;
+                thread::sleep(wait);
+            }
+        }
+        log::info!("redis: node {} has no chat any more; its subscriber ends", self.node());
+    }
+
+    /// Subscribe to every room's channel and deliver what other nodes say
+    /// to this node's clients, until Redis fails (`Err`) or `chat` is gone.
+    fn listen(&self, chat: &Weak<Chat>, backoff: &mut Backoff) -> redis::RedisResult<()> {
+        let mut connection = self.connect()?;
+        let mut pubsub = connection.as_pubsub();
+        pubsub.psubscribe(format!("{CHANNEL_PREFIX}*"))?;
+        backoff.reset();
+        self.shared.subscriptions.fetch_add(1, Ordering::AcqRel);
+        log::info!("redis: node {} subscribed to {CHANNEL_PREFIX}*", self.node());
+        loop {
+            let message = match pubsub.get_message() {
+                Ok(message) => message,
+                // A quiet REDIS_TIMEOUT: is the chat still there, and is
+                // Redis? A server whose host vanished sends no FIN, and only
+                // a request that gets no answer finds it.
+                Err(e) if e.is_timeout() => {
+                    if chat.strong_count() == 0 {
+                        return Ok(());
+                    }
+                    pubsub.ping::<redis::Value>()?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(chat) = chat.upgrade() else { return Ok(()) };
+            let Some(room) = message.get_channel_name().strip_prefix(CHANNEL_PREFIX) else { continue };
+            let payload = String::from_utf8_lossy(message.get_payload_bytes());
+            match payload.split_once(' ') {
+                // Our own line, back from Redis: delivered when it was said.
+                Some((node, _)) if node == self.node() => {}
+                Some((_, line)) => chat.broadcast(room, ANOTHER_NODE, line),
+                None => log::warn!("redis: {room}: a message that is not NODE LINE, ignored"),
+            }
+        }
+    }
+}
+
+/// A node id: 64 random bits from `/dev/urandom`, in hex, or, where there
+/// is none, the process id and the clock (unique enough on one host).
+fn node_id() -> String {
+    let mut bytes = [0; 8];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut file| file.read_exact(&mut bytes));
+    let id = match random {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => {
+            let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
+            u64::from(std::process::id()) << 32 ^ nanos as u64
+        }
+    };
+    format!("{id:016x}")
+}
+
 /// One client's sending thread: write queued lines until the queue ends,
 /// the connection fails, or the room finds the client too slow.
 fn send_queued(writer: Writer, outbox: Receiver<Arc<str>>, too_slow: Arc<AtomicBool>) {
@@ -436,17 +778,20 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Print how to run the example and exit.
 fn usage(why: &str) -> ! {
-    eprintln!("chat_server: {why}\nusage: cargo run --example chat_server [ADDR] [--token SECRET]");
+    eprintln!(
+        "chat_server: {why}\nusage: cargo run --example chat_server [ADDR] [--token SECRET] [--redis redis://HOST:PORT]"
+    );
     std::process::exit(2)
 }
 
 fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let (mut addr, mut token) = ("127.0.0.1:9002".to_string(), None);
+    let (mut addr, mut token, mut redis) = ("127.0.0.1:9002".to_string(), None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--token" => token = Some(args.next().unwrap_or_else(|| usage("--token needs a value"))),
+            "--redis" => redis = Some(args.next().unwrap_or_else(|| usage("--redis needs a URL"))),
             flag if flag.starts_with('-') => usage(&format!("unknown option {flag}")),
             _ => addr = arg,
         }
@@ -458,6 +803,13 @@ fn main() -> std::io::Result<()> {
     if token.as_ref().is_some_and(|t: &String| t.is_empty() || !t.bytes().all(unreserved)) {
         usage("the token must be letters, digits and - . _ ~");
     }
+    let backplane = redis.map(|url| match Backplane::open(&url) {
+        Ok(plane) => {
+            println!("node {} shares its rooms through {url}", plane.node());
+            plane
+        }
+        Err(e) => usage(&format!("--redis {url}: {e}")),
+    });
     let closed = token.is_some();
     let server = Server::bind_with(&addr, config_with(token))?;
     let local = server.local_addr()?;
@@ -466,5 +818,5 @@ fn main() -> std::io::Result<()> {
     if closed {
         println!("a token is required (--token): type it in the page, which keeps it in a cookie");
     }
-    server.serve(handler())
+    server.serve(handler_with(backplane)?)
 }

@@ -1,0 +1,1101 @@
+//! `wss://` through a real TLS proxy: nginx, and HAProxy, in front of a
+//! ws101 server, with the configurations shipped in `docs/deploy/`.
+//!
+//! ws101 refuses `wss://` and tells its users to put a TLS proxy in front
+//! (`docs/04-handshake.md`). These tests do that. Each one makes a
+//! self-signed certificate for `127.0.0.1` with `openssl`, fills in the
+//! placeholders of `docs/deploy/nginx.conf` (or `haproxy.cfg`), starts the
+//! proxy on a free loopback port in front of a ws101 server on
+//! `127.0.0.1:0`, and connects over TLS with real clients: Python's
+//! `websockets` (its sync client, trusting that certificate) and headless
+//! Chromium (driven over the DevTools protocol by ws101's own client, as in
+//! `tests/browser.rs`). The configuration files are compiled in with
+//! `include_str!`: what is shipped is what is tested.
+//!
+//! What a proxy must get right, and what is checked here:
+//! - the upgrade passes: HTTP/1.1 upstream, `Upgrade` and `Connection`
+//!   passed on although they are hop-by-hop fields (RFC 9110 §7.6.1);
+//! - messages and the closing handshake pass both ways (close code 1000
+//!   seen by both ends);
+//! - `Host` passes unchanged, so ws101's Origin policy (RFC 6455 §10.2)
+//!   still accepts the page's own origin and refuses others with 403;
+//! - `X-Forwarded-For` names the client, while the TCP peer ws101 sees is
+//!   the proxy.
+//!
+//! Needs `nginx` and `openssl` (Debian: `apt-get install -y nginx
+//! openssl`), `haproxy` for its test, Python's `websockets` (`python3 -m pip
+//! install websockets`) and, for its test, `chromium`; `WS101_NGINX`,
+//! `WS101_HAPROXY`, `WS101_OPENSSL`, `WS101_PYTHON` and `WS101_CHROMIUM`
+//! name other binaries. Without them the tests are skipped with a notice —
+//! unless `CI=true`, where a missing peer fails them.
+//!
+//! `cargo test --test proxy -- --nocapture` also prints round-trip times,
+//! direct and through each proxy. They are printed, never asserted.
+#![allow(clippy::unwrap_used)]
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ws101::{CloseCode, CloseFrame, Error, Message, WebSocket};
+
+mod common;
+use common::start;
+
+#[allow(dead_code)]
+#[path = "../examples/echo_server.rs"]
+mod echo_server;
+
+/// The shipped configurations, placeholders and all.
+const NGINX_CONF: &str = include_str!("../docs/deploy/nginx.conf");
+const HAPROXY_CFG: &str = include_str!("../docs/deploy/haproxy.cfg");
+
+/// UTF-8 of every length: 1 byte (ASCII), 2 (é, ö), 3 (—, 你好), 4 (🦀).
+const TEXT: &str = "héllo wörld — 你好 🦀";
+
+/// Bound on each wait for a reply from a proxy or a browser.
+const WAIT: Duration = Duration::from_secs(30);
+
+// ------------------------------------------------- the application behind
+
+/// The application behind the proxy: the echo of `examples/echo_server.rs`,
+/// reporting the client's close frame on `closes`. At `/whoami` it first
+/// sends one message saying what it knows of its client, in three lines:
+/// the `X-Forwarded-For` list, how many field lines it came in, and the TCP
+/// peer.
+fn app(closes: Sender<Option<CloseFrame>>) -> impl Fn(WebSocket) -> Result<(), Error> + Send + Sync + 'static {
+    move |mut ws| {
+        let request = ws.request().expect("a server-side connection keeps its request");
+        if request.path() == "/whoami" {
+            // Every field line, as one list (RFC 9110 §5.3): nginx appends
+            // to the client's line, HAProxy adds a line after it, and
+            // `headers.get` would return the first, the client's own claim.
+            let forwarded: Vec<&str> = request.headers.all("X-Forwarded-For").collect();
+            let peer = ws.peer_addr().map_or_else(|| "unknown".to_string(), |a| a.to_string());
+            let line = format!("{}\n{}\n{peer}", forwarded.join(", "), forwarded.len());
+            ws.send(Message::Text(line))?;
+        }
+        let _ = closes.send(echo_server::echo(&mut ws)?);
+        Ok(())
+    }
+}
+
+// -------------------------------------------------------------- the tests
+
+/// Text, binary, a fragmented message and 1 MiB each way through nginx,
+/// then a clean close: Python sends 1000, ws101 echoes it (RFC 6455
+/// §5.5.1), and each side reports the other's code.
+#[test]
+fn nginx_python_wss_echo_text_binary_1_mib_and_close_1000() {
+    let Some(python) = python_program() else { return };
+    let (closes, closed) = mpsc::channel();
+    let server = start(echo_server::config(), app(closes));
+    let Some(nginx) = Proxy::nginx(server.addr) else { return };
+    let script = r#"
+url, text = sys.argv[2], sys.argv[3]
+with connect(url, ssl=TLS, proxy=None, max_size=None) as ws:
+    ws.send(text)
+    assert ws.recv(timeout=10) == text
+    data = bytes(range(256))
+    ws.send(data)
+    assert ws.recv(timeout=10) == data
+    # An iterable is sent as one message in several frames (RFC 6455 §5.4).
+    ws.send(["frag", "ment", "ed ✓"])
+    assert ws.recv(timeout=10) == "fragmented ✓"
+    # Far more than nginx's buffers: it streams, it does not hold messages.
+    big = bytes(i % 251 for i in range(1 << 20))
+    ws.send(big)
+    assert ws.recv(timeout=10) == big
+    ws.close()  # 1000, no reason
+    print(ws.close_code, repr(ws.close_reason))
+"#;
+    let out = run_python(python, &nginx.cert, script, &[&nginx.wss_url("/"), TEXT]);
+    assert_eq!(out.trim(), "1000 ''");
+    let frame = closed.recv_timeout(WAIT).expect("the server handler saw no close");
+    assert_eq!(frame, Some(CloseFrame { code: CloseCode::NORMAL, reason: String::new() }));
+}
+
+/// nginx passes `Host` as the client sent it (`$http_host`, port
+/// included), so `OriginPolicy::SameHost` behind it accepts a page served
+/// by the proxy itself and refuses another site's (RFC 6455 §10.2).
+#[test]
+fn nginx_python_origin_same_host_accepted_foreign_403() {
+    let Some(python) = python_program() else { return };
+    let (closes, _closed) = mpsc::channel();
+    let server = start(echo_server::config(), app(closes));
+    let Some(nginx) = Proxy::nginx(server.addr) else { return };
+    let script = r#"
+url, origin = sys.argv[2], sys.argv[3]
+# What a browser on the page served through nginx sends: accepted.
+with connect(url, ssl=TLS, proxy=None, origin=origin) as ws:
+    ws.send("same origin")
+    assert ws.recv(timeout=10) == "same origin"
+# What a page on another site would send: refused before the 101.
+try:
+    connect(url, ssl=TLS, proxy=None, origin="https://evil.example")
+except InvalidStatus as e:
+    print(e.response.status_code)
+else:
+    raise AssertionError("a foreign Origin was accepted")
+"#;
+    let origin = format!("https://127.0.0.1:{}", nginx.port);
+    let out = run_python(python, &nginx.cert, script, &[&nginx.wss_url("/"), &origin]);
+    assert_eq!(out.trim(), "403");
+}
+
+/// Behind nginx the application's TCP peer is nginx, and the client's
+/// address comes in `X-Forwarded-For`; a connection straight to ws101 has
+/// neither. A client can send its own `X-Forwarded-For`: nginx appends to
+/// it, so only the last entry is nginx's word.
+#[test]
+fn nginx_x_forwarded_for_names_the_client_while_the_peer_is_nginx() {
+    let Some(python) = python_program() else { return };
+    let (closes, _closed) = mpsc::channel();
+    let server = start(echo_server::config(), app(closes));
+    let Some(nginx) = Proxy::nginx(server.addr) else { return };
+    let seen = whoami(python, &nginx, &server.ws_url());
+    // Through nginx: the client (127.0.0.1) is named, and the peer is a
+    // connection nginx opened, not the client's.
+    assert_eq!(seen.proxied_forwarded_for, "127.0.0.1");
+    assert_eq!(seen.proxied_peer.ip(), Ipv4Addr::LOCALHOST);
+    assert_ne!(seen.proxied_peer.port(), seen.proxied_client_port, "ws101 saw the client's own connection");
+    assert_eq!(seen.spoofed_forwarded_for, "203.0.113.7, 127.0.0.1");
+    assert_eq!(seen.spoofed_field_lines, 1, "nginx appends to the client's line");
+    // Direct: no such field, and the peer is the client itself.
+    assert_eq!(seen.direct_forwarded_for, "");
+    assert_eq!(seen.direct_peer.port(), seen.direct_client_port);
+}
+
+/// Headless Chromium loads the demo page over https:// from nginx and
+/// opens `wss://` to the same host: its own TLS and WebSocket stacks, and
+/// its own `Origin` (`https://127.0.0.1:PORT`), through the shipped
+/// configuration.
+#[test]
+fn nginx_chromium_page_over_https_and_wss_echo_close_1000() {
+    let Some(chromium) = chromium_program() else { return };
+    let (closes, closed) = mpsc::channel();
+    let server = start(echo_server::config(), app(closes));
+    let Some(nginx) = Proxy::nginx(server.addr) else { return };
+    let mut browser = Chromium::launch(chromium);
+    let mut tab = browser.open(&format!("https://127.0.0.1:{}/", nginx.port));
+    let seen = tab.eval(&BROWSER_ECHO.replace("__TEXT__", &quote(TEXT)));
+
+    assert_eq!(seen.get("page").str(), Some(format!("https://127.0.0.1:{} ws101 echo", nginx.port).as_str()));
+    assert_eq!(seen.get("text").str(), Some(TEXT), "{seen:?}");
+    assert_eq!(seen.get("binaryEchoed").bool(), Some(true), "{seen:?}");
+    assert_eq!(seen.get("code").num(), Some(1000.0), "{seen:?}");
+    assert_eq!(seen.get("wasClean").bool(), Some(true), "{seen:?}");
+    let frame = closed.recv_timeout(WAIT).expect("the server handler saw no close");
+    assert_eq!(frame, Some(CloseFrame { code: CloseCode::NORMAL, reason: String::new() }));
+}
+
+/// The page's script: the raw browser API, `new WebSocket('wss://…')`.
+const BROWSER_ECHO: &str = r#"(async () => {
+  const within = (what, promise) => Promise.race([promise, new Promise((_, reject) =>
+    setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10000))]);
+  const ws = new WebSocket('wss://' + location.host + '/');
+  ws.binaryType = 'arraybuffer';
+  const inbox = [];
+  const waiting = [];
+  ws.onmessage = (e) => (waiting.length ? waiting.shift()(e.data) : inbox.push(e.data));
+  const next = (what) =>
+    within(what, inbox.length ? Promise.resolve(inbox.shift()) : new Promise((resolve) => waiting.push(resolve)));
+  const closed = new Promise((resolve) => { ws.onclose = resolve; });
+  await within('the open event', new Promise((resolve, reject) => {
+    ws.onopen = resolve;
+    ws.onerror = () => reject(new Error('error event'));
+  }));
+  ws.send(__TEXT__);
+  const text = await next('the text echo');
+  ws.send(new Uint8Array(256).map((_, i) => i).buffer);
+  const echoed = new Uint8Array(await next('the binary echo'));
+  ws.close(1000);
+  const close = await within('the close event', closed);
+  return {
+    page: `${location.protocol}//${location.host} ${document.title}`,
+    text,
+    binaryEchoed: echoed.length === 256 && echoed.every((b, i) => b === i),
+    code: close.code,
+    wasClean: close.wasClean,
+  };
+})()"#;
+
+/// What a proxy costs a small message: round trips with Python's client,
+/// straight to ws101 over `ws://` and through nginx over `wss://` (TLS to
+/// nginx, then a second TCP hop), and with ws101's own client, direct.
+/// Printed, not asserted: the figures depend on the machine.
+#[test]
+fn nginx_latency_direct_vs_through_the_proxy_printed() {
+    let Some(python) = python_program() else { return };
+    let (closes, _closed) = mpsc::channel();
+    let server = start(echo_server::config(), app(closes));
+    let Some(nginx) = Proxy::nginx(server.addr) else { return };
+    let direct = round_trips(python, &nginx.cert, &server.ws_url());
+    let proxied = round_trips(python, &nginx.cert, &nginx.wss_url("/"));
+
+    let mut ws = ws101::connect(&server.ws_url()).unwrap();
+    let mut times: Vec<Duration> = (0..WARM_UP + ROUND_TRIPS)
+        .map(|_| {
+            let start = Instant::now();
+            ws.send(Message::Text(SMALL.into())).unwrap();
+            assert_eq!(ws.read().unwrap(), Message::Text(SMALL.into()));
+            start.elapsed()
+        })
+        .skip(WARM_UP)
+        .collect();
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    times.sort();
+    let ws101_direct = format!("{:.0} {:.0}", micros(times[times.len() / 2]), micros(times[times.len() * 9 / 10]));
+
+    print_latency("ws101 client, ws:// direct", &ws101_direct);
+    print_latency("Python websockets, ws:// direct", &direct);
+    print_latency("Python websockets, wss:// via nginx", &proxied);
+}
+
+/// HAProxy with `docs/deploy/haproxy.cfg`: echo and a clean close, the
+/// Origin policy, and `X-Forwarded-For` — which HAProxy adds as a field
+/// line of its own after the client's.
+#[test]
+fn haproxy_python_wss_echo_close_1000_origin_and_x_forwarded_for() {
+    let Some(python) = python_program() else { return };
+    let (closes, closed) = mpsc::channel();
+    let server = start(echo_server::config(), app(closes));
+    let Some(haproxy) = Proxy::haproxy(server.addr) else { return };
+    let script = r#"
+url, text, origin = sys.argv[2], sys.argv[3], sys.argv[4]
+with connect(url, ssl=TLS, proxy=None, origin=origin) as ws:
+    ws.send(text)
+    assert ws.recv(timeout=10) == text
+    data = bytes(i % 251 for i in range(1 << 20))
+    ws.send(data)
+    assert ws.recv(timeout=10) == data
+    ws.close()
+    print(ws.close_code)
+try:
+    connect(url, ssl=TLS, proxy=None, origin="https://evil.example")
+except InvalidStatus as e:
+    print(e.response.status_code)
+"#;
+    let origin = format!("https://127.0.0.1:{}", haproxy.port);
+    let out = run_python(python, &haproxy.cert, script, &[&haproxy.wss_url("/"), TEXT, &origin]);
+    assert_eq!(out, "1000\n403\n");
+    let frame = closed.recv_timeout(WAIT).expect("the server handler saw no close");
+    assert_eq!(frame, Some(CloseFrame { code: CloseCode::NORMAL, reason: String::new() }));
+
+    let seen = whoami(python, &haproxy, &server.ws_url());
+    assert_eq!(seen.proxied_forwarded_for, "127.0.0.1");
+    assert_ne!(seen.proxied_peer.port(), seen.proxied_client_port, "ws101 saw the client's own connection");
+    assert_eq!(seen.spoofed_forwarded_for, "203.0.113.7, 127.0.0.1");
+    assert_eq!(seen.spoofed_field_lines, 2, "HAProxy adds a line of its own after the client's");
+
+    print_latency("Python websockets, wss:// via HAProxy", &round_trips(python, &haproxy.cert, &haproxy.wss_url("/")));
+}
+
+/// Runs without any proxy installed: every placeholder the tests fill in
+/// is in the shipped files, and none is left after filling.
+#[test]
+fn shipped_configs_hold_exactly_the_placeholders_the_tests_fill() {
+    let dir = Path::new("/etc/ws101");
+    let upstream = SocketAddr::from((Ipv4Addr::LOCALHOST, 9001));
+    let nginx = nginx_site(upstream, 443, &dir.join("cert.pem"), &dir.join("key.pem"));
+    assert!(nginx.contains("listen 127.0.0.1:443 ssl;"), "{nginx}");
+    assert!(nginx.contains("server 127.0.0.1:9001;"), "{nginx}");
+    let haproxy = haproxy_cfg(upstream, 443, &dir.join("site.pem"));
+    assert!(haproxy.contains("bind 127.0.0.1:443 ssl crt /etc/ws101/site.pem"), "{haproxy}");
+}
+
+// ------------------------------------------- what the application sees
+
+/// What `/whoami` told a Python client through the proxy, through it with
+/// a forged `X-Forwarded-For`, and straight from ws101.
+struct Whoami {
+    proxied_forwarded_for: String,
+    proxied_peer: SocketAddr,
+    /// The client's own port on its connection to the proxy.
+    proxied_client_port: u16,
+    spoofed_forwarded_for: String,
+    /// How many `X-Forwarded-For` field lines carried it.
+    spoofed_field_lines: usize,
+    direct_forwarded_for: String,
+    direct_peer: SocketAddr,
+    direct_client_port: u16,
+}
+
+fn whoami(python: &str, proxy: &Proxy, direct_url: &str) -> Whoami {
+    let script = r#"
+proxied, direct = sys.argv[2], sys.argv[3]
+def whoami(url, tls, headers=None):
+    with connect(url, ssl=tls, proxy=None, additional_headers=headers) as ws:
+        print(ws.recv(timeout=10))
+        print(ws.local_address[1])
+whoami(proxied, TLS)
+whoami(proxied, TLS, {"X-Forwarded-For": "203.0.113.7"})
+whoami(direct, None)
+"#;
+    let direct_url = format!("{direct_url}whoami");
+    let out = run_python(python, &proxy.cert, script, &[&proxy.wss_url("/whoami"), &direct_url]);
+    let lines: Vec<&str> = out.lines().collect();
+    let [forwarded, _, peer, port, spoofed, spoofed_lines, _, _, direct_forwarded, _, direct_peer, direct_port] =
+        lines[..]
+    else {
+        panic!("unexpected output from the Python peer: {out:?}")
+    };
+    Whoami {
+        proxied_forwarded_for: forwarded.into(),
+        proxied_peer: peer.parse().unwrap(),
+        proxied_client_port: port.parse().unwrap(),
+        spoofed_forwarded_for: spoofed.into(),
+        spoofed_field_lines: spoofed_lines.parse().unwrap(),
+        direct_forwarded_for: direct_forwarded.into(),
+        direct_peer: direct_peer.parse().unwrap(),
+        direct_client_port: direct_port.parse().unwrap(),
+    }
+}
+
+// -------------------------------------------------------------- latency
+
+const SMALL: &str = "sixteen bytes ok";
+const ROUND_TRIPS: usize = 200;
+const WARM_UP: usize = 20;
+
+/// Median and 90th percentile of `ROUND_TRIPS` round trips on one Python
+/// connection to `url`, in microseconds: `"MEDIAN P90"`.
+fn round_trips(python: &str, cert: &Path, url: &str) -> String {
+    let script = r#"
+import time
+url, message, n, warm_up = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+with connect(url, ssl=TLS if url.startswith("wss:") else None, proxy=None) as ws:
+    times = []
+    for i in range(warm_up + n):
+        start = time.perf_counter()
+        ws.send(message)
+        assert ws.recv(timeout=10) == message
+        times.append(time.perf_counter() - start)
+times = sorted(times[warm_up:])
+print(f"{times[len(times) // 2] * 1e6:.0f} {times[len(times) * 9 // 10] * 1e6:.0f}")
+"#;
+    let args = [url, SMALL, &ROUND_TRIPS.to_string(), &WARM_UP.to_string()];
+    run_python(python, cert, script, &args).trim().to_string()
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn print_latency(what: &str, median_p90: &str) {
+    let (median, p90) = median_p90.split_once(' ').unwrap();
+    let size = SMALL.len();
+    println!("{what:<38} median {median:>4} µs, p90 {p90:>4} µs ({ROUND_TRIPS} round trips of {size} bytes)");
+}
+
+// ----------------------------------------------------------- the peers
+
+/// Is a missing peer a failure? Yes under CI (`CI=true`, as GitHub Actions,
+/// GitLab and `.ci/run` set it).
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A program the tests need: `$env` if set, else the first of
+/// `candidates` that runs `probe` successfully (`/usr/sbin` is not on
+/// every user's `PATH`), found once per test process. `None`, after a
+/// notice, when there is none and this is not CI.
+fn program(
+    cell: &'static OnceLock<Result<String, String>>,
+    env: &str,
+    candidates: &[&str],
+    probe: &[&str],
+    install: &str,
+) -> Option<&'static str> {
+    let found = cell.get_or_init(|| {
+        let tried: Vec<String> = match std::env::var(env) {
+            Ok(program) => vec![program],
+            Err(_) => candidates.iter().map(|c| c.to_string()).collect(),
+        };
+        let runs = |p: &&String| {
+            Command::new(p).args(probe).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+        };
+        tried.iter().find(runs).cloned().ok_or_else(|| format!("{} not found ({install}, or set {env})", tried[0]))
+    });
+    match found {
+        Ok(program) => Some(program),
+        Err(why) => {
+            assert!(!in_ci(), "{why}; CI=true, so this is a failure, not a skip");
+            // Written to the real stderr: the test harness captures
+            // eprintln! of passing tests.
+            let _ = writeln!(std::io::stderr(), "SKIPPED peer test: {why}");
+            None
+        }
+    }
+}
+
+fn nginx_program() -> Option<&'static str> {
+    static CELL: OnceLock<Result<String, String>> = OnceLock::new();
+    program(&CELL, "WS101_NGINX", &["nginx", "/usr/sbin/nginx"], &["-v"], "apt-get install -y nginx openssl")
+}
+
+fn haproxy_program() -> Option<&'static str> {
+    static CELL: OnceLock<Result<String, String>> = OnceLock::new();
+    program(&CELL, "WS101_HAPROXY", &["haproxy", "/usr/sbin/haproxy"], &["-v"], "apt-get install -y haproxy openssl")
+}
+
+fn openssl_program() -> Option<&'static str> {
+    static CELL: OnceLock<Result<String, String>> = OnceLock::new();
+    program(&CELL, "WS101_OPENSSL", &["openssl"], &["version"], "apt-get install -y nginx openssl")
+}
+
+fn python_program() -> Option<&'static str> {
+    static CELL: OnceLock<Result<String, String>> = OnceLock::new();
+    let probe = ["-c", "import websockets.sync.client"];
+    program(&CELL, "WS101_PYTHON", &["python3"], &probe, "python3 -m pip install websockets")
+}
+
+fn chromium_program() -> Option<&'static str> {
+    static CELL: OnceLock<Result<String, String>> = OnceLock::new();
+    program(&CELL, "WS101_CHROMIUM", &["chromium"], &["--version"], "apt-get install -y chromium")
+}
+
+/// Run `script` with Python's `websockets` and return its standard output.
+/// `sys.argv[1]` is the certificate to trust, `args` follow it. The
+/// script runs after a prelude that arms a 60 s watchdog (a hung peer
+/// fails the test, printing where each of its threads was), imports the
+/// client, and makes `TLS`, the `ssl` context that
+/// trusts the test's certificate and nothing else; its hostname check
+/// stays on, against the certificate's subjectAltName.
+fn run_python(python: &str, cert: &Path, script: &str, args: &[&str]) -> String {
+    let prelude = "import faulthandler, ssl, sys\nfaulthandler.dump_traceback_later(60, exit=True)\n\
+                   from websockets.sync.client import connect\n\
+                   from websockets.exceptions import ConnectionClosed, InvalidStatus\n\
+                   TLS = ssl.create_default_context(cafile=sys.argv[1])\n";
+    let out = Command::new(python).arg("-c").arg(format!("{prelude}{script}")).arg(cert).args(args).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the Python peer failed ({}):\n{stdout}\n{stderr}", out.status);
+    stdout.into_owned()
+}
+
+// ------------------------------------------------------------ the proxies
+
+/// A directory of its own under the system's temp dir, removed when
+/// dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(what: &str) -> TempDir {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("ws101-{what}-{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed));
+        let path = std::env::temp_dir().join(name);
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // A browser's helper processes may still be writing to their
+        // profile for a moment after the browser exits.
+        for _ in 0..20 {
+            match fs::remove_dir_all(&self.0) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => thread::sleep(Duration::from_millis(50)),
+                _ => break,
+            }
+        }
+    }
+}
+
+/// A self-signed certificate for `127.0.0.1` and its key, written to `dir`:
+/// what the proxy presents, and what the clients are told to trust. TLS
+/// clients match the host against the subjectAltName, not the common name
+/// (RFC 6125 §6.4.4), so the `IP:127.0.0.1` entry is what makes it valid.
+fn certificate(openssl: &str, dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new(openssl)
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl req failed: {}", String::from_utf8_lossy(&out.stderr));
+    (cert, key)
+}
+
+/// A port that was free on 127.0.0.1 a moment ago: bound, read, released.
+/// Another process may take it before the proxy binds it; the proxy then
+/// fails to start, and [`Proxy::start`] tries another.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `template` with each `(placeholder, value)` filled in. Each placeholder
+/// must be there, and none may be left.
+fn fill(template: &str, values: &[(&str, String)]) -> String {
+    let mut out = template.to_string();
+    for (placeholder, value) in values {
+        assert!(out.contains(placeholder), "{placeholder} is missing from the shipped configuration");
+        out = out.replace(placeholder, value);
+    }
+    let left: Vec<&str> =
+        out.split('@').skip(1).step_by(2).filter(|p| p.chars().all(|c| c.is_ascii_uppercase())).collect();
+    assert!(left.is_empty(), "placeholders left unfilled: {left:?}");
+    out
+}
+
+/// `docs/deploy/nginx.conf` filled in for this machine.
+fn nginx_site(upstream: SocketAddr, port: u16, cert: &Path, key: &Path) -> String {
+    let values = [
+        ("@LISTEN@", format!("127.0.0.1:{port}")),
+        ("@UPSTREAM@", upstream.to_string()),
+        ("@CERT@", cert.display().to_string()),
+        ("@KEY@", key.display().to_string()),
+    ];
+    fill(NGINX_CONF, &values)
+}
+
+/// `docs/deploy/haproxy.cfg` filled in for this machine.
+fn haproxy_cfg(upstream: SocketAddr, port: u16, pem: &Path) -> String {
+    let values = [
+        ("@LISTEN@", format!("127.0.0.1:{port}")),
+        ("@UPSTREAM@", upstream.to_string()),
+        ("@PEM@", pem.display().to_string()),
+    ];
+    fill(HAPROXY_CFG, &values)
+}
+
+/// nginx's main context for a test run, around the shipped file (which
+/// belongs inside `http {}`): in the foreground, since the test owns the
+/// process, with the pid file, logs and temporary files in `dir`, so that
+/// nothing outside it is touched. No `user` directive: run as root, nginx
+/// runs its worker as `nobody`, which needs nothing here that the master
+/// has not opened already; run as another user, it stays that user.
+fn nginx_main(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n    access_log {d}/access.log;\n\
+         \x20   client_body_temp_path {d}/body;\n    proxy_temp_path {d}/proxy;\n\
+         \x20   fastcgi_temp_path {d}/fastcgi;\n    uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;\n\
+         \x20   include {d}/site.conf;\n}}\n"
+    )
+}
+
+/// A TLS proxy running in front of a ws101 server: its process, its port
+/// on 127.0.0.1, the certificate it presents, and its directory (config,
+/// certificate, logs). Stopped by PID, and its directory removed, when
+/// dropped.
+struct Proxy {
+    name: &'static str,
+    child: Child,
+    port: u16,
+    cert: PathBuf,
+    dir: TempDir,
+}
+
+impl Proxy {
+    /// nginx with `docs/deploy/nginx.conf`, proxying to `upstream`.
+    fn nginx(upstream: SocketAddr) -> Option<Proxy> {
+        let (nginx, openssl) = (nginx_program()?, openssl_program()?);
+        let dir = TempDir::new("nginx");
+        let (cert, key) = certificate(openssl, dir.path());
+        Some(Proxy::start("nginx", dir, cert.clone(), |dir, port| {
+            fs::write(dir.join("site.conf"), nginx_site(upstream, port, &cert, &key)).unwrap();
+            fs::write(dir.join("nginx.conf"), nginx_main(dir)).unwrap();
+            let mut command = Command::new(nginx);
+            command.arg("-p").arg(dir).arg("-c").arg(dir.join("nginx.conf"));
+            command
+        }))
+    }
+
+    /// HAProxy with `docs/deploy/haproxy.cfg`, proxying to `upstream`.
+    fn haproxy(upstream: SocketAddr) -> Option<Proxy> {
+        let (haproxy, openssl) = (haproxy_program()?, openssl_program()?);
+        let dir = TempDir::new("haproxy");
+        let (cert, key) = certificate(openssl, dir.path());
+        // HAProxy takes the chain and the key from one file.
+        let pem = dir.path().join("site.pem");
+        fs::write(&pem, [fs::read(&cert).unwrap(), fs::read(&key).unwrap()].concat()).unwrap();
+        Some(Proxy::start("haproxy", dir, cert, |dir, port| {
+            fs::write(dir.join("haproxy.cfg"), haproxy_cfg(upstream, port, &pem)).unwrap();
+            let mut command = Command::new(haproxy);
+            // -db: in the foreground, as nginx's `daemon off`.
+            command.arg("-db").arg("-f").arg(dir.join("haproxy.cfg"));
+            command
+        }))
+    }
+
+    /// Start the proxy that `command(dir, port)` describes on a free port
+    /// and wait until it accepts connections. A port taken in between is
+    /// retried with another.
+    fn start(name: &'static str, dir: TempDir, cert: PathBuf, command: impl Fn(&Path, u16) -> Command) -> Proxy {
+        for _ in 0..3 {
+            let port = free_port();
+            let output = File::create(dir.path().join("output.log")).unwrap();
+            let mut child = command(dir.path(), port)
+                .stdin(Stdio::null())
+                .stdout(output.try_clone().unwrap())
+                .stderr(output)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+            match wait_until_accepting(&mut child, port, dir.path()) {
+                Ok(()) => return Proxy { name, child, port, cert, dir },
+                Err(logs) if logs.contains("in use") => continue,
+                Err(logs) => panic!("{name} did not start:\n{logs}"),
+            }
+        }
+        panic!("{name}: three free ports in a row were taken before it could listen on them")
+    }
+
+    fn wss_url(&self, path: &str) -> String {
+        format!("wss://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+/// Poll until something accepts TCP on `port`, for at most 10 s; `Err`
+/// with the proxy's logs if it exits first.
+fn wait_until_accepting(child: &mut Child, port: u16, dir: &Path) -> Result<(), String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return Err(format!("it exited ({status}); its logs:\n{}", logs(dir)));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("nothing accepts on {addr} after 10 s; the logs:\n{}", logs(dir));
+        }
+        // The pause between two polls, not a synchronisation: the loop
+        // ends as soon as the port answers.
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Every `*.log` file in `dir`, for failure messages.
+fn logs(dir: &Path) -> String {
+    let mut out = String::new();
+    for entry in fs::read_dir(dir).unwrap().map_while(Result::ok) {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let text = fs::read_to_string(&path).unwrap_or_default();
+            out += &format!("--- {}\n{text}", path.display());
+        }
+    }
+    out
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        // SIGTERM, by PID: nginx's master passes it on to its worker and
+        // exits, HAProxy stops. Child::kill sends SIGKILL, which nginx's
+        // master cannot pass on: its worker would live on, holding the port.
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        // Cleanup, not synchronisation: a bounded wait, then SIGKILL.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = writeln!(std::io::stderr(), "{} ignored SIGTERM for 5 s; killed", self.name);
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        // A failing test shows what the proxy said before its directory goes.
+        if thread::panicking() {
+            let _ = writeln!(std::io::stderr(), "{} logs:\n{}", self.name, logs(self.dir.path()));
+        }
+    }
+}
+
+// ------------------------------------------------------------ the browser
+
+/// Headless Chromium, driven over the DevTools protocol (CDP: JSON over a
+/// WebSocket, so the driver is ws101's own client), as in
+/// `tests/browser.rs` but only what these tests need: one tab, load a page,
+/// run a script.
+struct Chromium {
+    child: Child,
+    /// `127.0.0.1:PORT` of the DevTools server.
+    devtools: String,
+    browser: Cdp,
+    _profile: TempDir,
+}
+
+impl Chromium {
+    fn launch(program: &str) -> Chromium {
+        let profile = TempDir::new("chromium");
+        let mut child = Command::new(program)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+            .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            // The test's certificate is in no trust store Chromium reads;
+            // this accepts it, and any other: a switch for tests only.
+            .arg("--ignore-certificate-errors")
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(["--remote-debugging-port=0", "about:blank"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
+        // Chromium prints "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID"
+        // on stderr. The thread reads to the end, so that a full pipe
+        // never blocks the browser.
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let (found, url) = mpsc::channel();
+        thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                    let _ = found.send(url.to_string());
+                }
+            }
+        });
+        let Ok(url) = url.recv_timeout(WAIT) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{program} printed no DevTools URL within {WAIT:?}");
+        };
+        let devtools = url.trim_start_matches("ws://").split('/').next().unwrap().to_string();
+        Chromium { child, devtools, browser: Cdp::connect(&url), _profile: profile }
+    }
+
+    /// A new tab showing `url`, once its load event has fired.
+    fn open(&mut self, url: &str) -> Cdp {
+        let target = self.browser.call("Target.createTarget", r#"{"url":"about:blank"}"#);
+        let id = target.get("targetId").str().unwrap();
+        let mut tab = Cdp::connect(&format!("ws://{}/devtools/page/{id}", self.devtools));
+        tab.call("Page.enable", "{}");
+        let navigated = tab.call("Page.navigate", &format!(r#"{{"url":{}}}"#, quote(url)));
+        assert_eq!(navigated.get("errorText"), &Json::Null, "loading {url}");
+        tab.wait_event("Page.loadEventFired");
+        tab
+    }
+}
+
+impl Drop for Chromium {
+    fn drop(&mut self) {
+        // Ask first: a browser that closes itself takes its helper
+        // processes down with it. Then a bounded wait, then SIGKILL.
+        let _ = self.browser.ws.send(Message::Text(r#"{"id":0,"method":"Browser.close","params":{}}"#.into()));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One DevTools connection: numbered commands, their replies, and the
+/// events that arrive in between.
+struct Cdp {
+    ws: WebSocket,
+    next_id: u64,
+    events: Vec<Json>,
+}
+
+impl Cdp {
+    fn connect(url: &str) -> Cdp {
+        let ws = ws101::connect(url).unwrap_or_else(|e| panic!("DevTools connection to {url}: {e}"));
+        Cdp { ws, next_id: 0, events: Vec::new() }
+    }
+
+    /// Send a command and wait for its reply's `result`.
+    fn call(&mut self, method: &str, params: &str) -> Json {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.ws.send(Message::Text(format!(r#"{{"id":{id},"method":"{method}","params":{params}}}"#))).unwrap();
+        loop {
+            let message = self.next_message();
+            if message.get("id").num() == Some(id as f64) {
+                assert_eq!(message.get("error"), &Json::Null, "{method} failed");
+                return message.get("result").clone();
+            }
+            self.events.push(message);
+        }
+    }
+
+    /// Wait for the event `method`.
+    fn wait_event(&mut self, method: &str) -> Json {
+        if let Some(i) = self.events.iter().position(|e| e.get("method").str() == Some(method)) {
+            return self.events.remove(i);
+        }
+        loop {
+            let message = self.next_message();
+            if message.get("method").str() == Some(method) {
+                return message;
+            }
+            self.events.push(message);
+        }
+    }
+
+    fn next_message(&mut self) -> Json {
+        loop {
+            match self.ws.read_timeout(WAIT) {
+                Ok(Some(Message::Text(text))) => return parse_json(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+                Ok(Some(Message::Close(frame))) => panic!("DevTools connection closed: {frame:?}"),
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("nothing from DevTools within {WAIT:?}"),
+                Err(e) => panic!("DevTools connection: {e}"),
+            }
+        }
+    }
+
+    /// Run `script` in the page, wait for the promise it returns, and return
+    /// its value. A script that throws fails the test.
+    fn eval(&mut self, script: &str) -> Json {
+        let params = format!(r#"{{"expression":{},"awaitPromise":true,"returnByValue":true}}"#, quote(script));
+        let reply = self.call("Runtime.evaluate", &params);
+        let exception = reply.get("exceptionDetails");
+        assert_eq!(exception, &Json::Null, "the page's script failed: {:?}", exception.get("exception"));
+        reply.get("result").get("value").clone()
+    }
+}
+
+// ------------------------------------------ JSON, just enough for the CDP
+
+/// A JSON value (RFC 8259). Objects keep their fields in order.
+#[derive(Debug, Clone, PartialEq)]
+enum Json {
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(String, Json)>),
+}
+
+static NULL: Json = Json::Null;
+
+impl Json {
+    /// The field `key` of an object; `Null` when absent.
+    fn get(&self, key: &str) -> &Json {
+        match self {
+            Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map_or(&NULL, |(_, v)| v),
+            _ => &NULL,
+        }
+    }
+
+    fn str(&self) -> Option<&str> {
+        if let Json::Str(s) = self {
+            Some(s)
+        } else {
+            None
+        }
+    }
+
+    fn num(&self) -> Option<f64> {
+        if let Json::Num(n) = self {
+            Some(*n)
+        } else {
+            None
+        }
+    }
+
+    fn bool(&self) -> Option<bool> {
+        if let Json::Bool(b) = self {
+            Some(*b)
+        } else {
+            None
+        }
+    }
+}
+
+/// A JSON string literal (also a JavaScript one) for `s`.
+fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn parse_json(text: &str) -> Result<Json, String> {
+    let mut at = 0;
+    let value = json_value(text.as_bytes(), &mut at)?;
+    skip_space(text.as_bytes(), &mut at);
+    if at != text.len() {
+        return Err(format!("JSON: trailing bytes at {at}"));
+    }
+    Ok(value)
+}
+
+fn skip_space(b: &[u8], at: &mut usize) {
+    while matches!(b.get(*at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        *at += 1;
+    }
+}
+
+/// Expect byte `want` (after white space) at `at`, and step over it.
+fn expect(b: &[u8], at: &mut usize, want: u8) -> Result<(), String> {
+    skip_space(b, at);
+    if b.get(*at) != Some(&want) {
+        return Err(format!("JSON: expected {:?} at {at}", want as char));
+    }
+    *at += 1;
+    Ok(())
+}
+
+/// After the first item of an array or object: `true` for a comma (more
+/// items), `false` for the closing bracket.
+fn more(b: &[u8], at: &mut usize, close: u8) -> Result<bool, String> {
+    skip_space(b, at);
+    *at += 1;
+    match b.get(*at - 1) {
+        Some(b',') => Ok(true),
+        Some(&c) if c == close => Ok(false),
+        _ => Err(format!("JSON: expected , or {:?} at {}", close as char, *at - 1)),
+    }
+}
+
+fn json_value(b: &[u8], at: &mut usize) -> Result<Json, String> {
+    skip_space(b, at);
+    let literal = |at: &mut usize, word: &str, value: Json| {
+        let found = b[*at..].starts_with(word.as_bytes());
+        *at += word.len();
+        if found {
+            Ok(value)
+        } else {
+            Err(format!("JSON: expected {word}"))
+        }
+    };
+    match b.get(*at) {
+        Some(b'{') => {
+            *at += 1;
+            let mut fields = Vec::new();
+            skip_space(b, at);
+            if b.get(*at) == Some(&b'}') {
+                *at += 1;
+                return Ok(Json::Obj(fields));
+            }
+            loop {
+                skip_space(b, at);
+                let key = json_string(b, at)?;
+                expect(b, at, b':')?;
+                fields.push((key, json_value(b, at)?));
+                if !more(b, at, b'}')? {
+                    return Ok(Json::Obj(fields));
+                }
+            }
+        }
+        Some(b'[') => {
+            *at += 1;
+            let mut items = Vec::new();
+            skip_space(b, at);
+            if b.get(*at) == Some(&b']') {
+                *at += 1;
+                return Ok(Json::Arr(items));
+            }
+            loop {
+                items.push(json_value(b, at)?);
+                if !more(b, at, b']')? {
+                    return Ok(Json::Arr(items));
+                }
+            }
+        }
+        Some(b'"') => Ok(Json::Str(json_string(b, at)?)),
+        Some(b't') => literal(at, "true", Json::Bool(true)),
+        Some(b'f') => literal(at, "false", Json::Bool(false)),
+        Some(b'n') => literal(at, "null", Json::Null),
+        Some(b'-' | b'0'..=b'9') => {
+            let start = *at;
+            while matches!(b.get(*at), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+                *at += 1;
+            }
+            let number = std::str::from_utf8(&b[start..*at]).unwrap();
+            number.parse().map(Json::Num).map_err(|e| format!("JSON number {number}: {e}"))
+        }
+        _ => Err(format!("JSON: unexpected byte at {at}")),
+    }
+}
+
+fn json_string(b: &[u8], at: &mut usize) -> Result<String, String> {
+    expect(b, at, b'"')?;
+    let mut out = Vec::new();
+    loop {
+        let byte = *b.get(*at).ok_or("JSON: unterminated string")?;
+        *at += 1;
+        match byte {
+            b'"' => return String::from_utf8(out).map_err(|e| format!("JSON string: {e}")),
+            b'\\' => {
+                let escape = *b.get(*at).ok_or("JSON: unterminated string")?;
+                *at += 1;
+                let c = match escape {
+                    b'"' => '"',
+                    b'\\' => '\\',
+                    b'/' => '/',
+                    b'b' => '\u{8}',
+                    b'f' => '\u{c}',
+                    b'n' => '\n',
+                    b'r' => '\r',
+                    b't' => '\t',
+                    b'u' => {
+                        let unit = hex4(b, at)?;
+                        // Outside the BMP: a UTF-16 surrogate pair, \uD83E\uDD80.
+                        let code = if (0xD800..0xDC00).contains(&unit) {
+                            if b.get(*at..*at + 2) != Some(b"\\u") {
+                                return Err("JSON: lone high surrogate".into());
+                            }
+                            *at += 2;
+                            let low = hex4(b, at)?;
+                            if !(0xDC00..0xE000).contains(&low) {
+                                return Err("JSON: bad low surrogate".into());
+                            }
+                            0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                        } else {
+                            unit
+                        };
+                        char::from_u32(code).ok_or("JSON: lone surrogate")?
+                    }
+                    _ => return Err(format!("JSON: bad escape at {}", *at - 1)),
+                };
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+            }
+            byte => out.push(byte),
+        }
+    }
+}
+
+fn hex4(b: &[u8], at: &mut usize) -> Result<u32, String> {
+    let digits = b.get(*at..*at + 4).and_then(|d| std::str::from_utf8(d).ok()).ok_or("JSON: short \\u escape")?;
+    *at += 4;
+    u32::from_str_radix(digits, 16).map_err(|e| format!("JSON \\u escape: {e}"))
+}
+
+#[test]
+fn json_parser_reads_what_devtools_sends() {
+    let parsed =
+        parse_json(r#" {"id":3,"result":{"v":[1,-2.5e1,true,null,"a\"\u00e9\ud83e\udd80é"]},"e":{}} "#).unwrap();
+    assert_eq!(parsed.get("id").num(), Some(3.0));
+    let Json::Arr(v) = parsed.get("result").get("v") else { panic!("{parsed:?}") };
+    assert_eq!(v[1].num(), Some(-25.0));
+    assert_eq!(v[2].bool(), Some(true));
+    assert_eq!(v[3], Json::Null);
+    assert_eq!(v[4].str(), Some("a\"é🦀é"));
+    assert_eq!(parsed.get("e"), &Json::Obj(vec![]));
+    assert_eq!(parse_json(&quote("tab\t\"q\" \\ 🦀")).unwrap().str(), Some("tab\t\"q\" \\ 🦀"));
+    assert!(parse_json("{\"a\":1,}").is_err());
+    assert!(parse_json("\"\\ud83e\"").is_err());
+}
