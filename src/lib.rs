@@ -112,3 +112,6 @@ pub struct Chapter13;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/14-compression.md")]
 pub struct Chapter14;
+#[cfg(doctest)]
+#[doc = include_str!("../docs/15-scale.md")]
+pub struct Chapter15;

@@ -35,6 +35,7 @@ const CHAPTERS: &[&str] = &[
     "12-failing.md",
     "13-conformance.md",
     "14-compression.md",
+    "15-scale.md",
 ];
 
 /// Files of the book that are not chapters: checked for paths, items and
