@@ -1,6 +1,7 @@
 //! Runs the Autobahn|Testsuite client cases against ws101's client.
 //!
-//! Start the suite's fuzzing server (`../shared/autobahn/run client 9001`),
+//! Start the suite's fuzzing server (`wstest -m fuzzingserver -s
+//! fuzzingserver.json`, the spec in `docs/13-conformance.md`),
 //! then `cargo run --release --example autobahn_client [BASE_URL]` (default
 //! `ws://127.0.0.1:9001`): it asks for the number of cases, runs each one by
 //! echoing every message until the connection closes, and asks the suite to
