@@ -375,7 +375,6 @@ mod codec {
     pub struct Deflater {
         compress: Compress,
         reset: bool,
-        min_size: usize,
     }
 
     impl Deflater {
@@ -387,13 +386,7 @@ mod codec {
             Some(Deflater {
                 compress: Compress::new_with_window_bits(level, false, bits),
                 reset: agreed.compress_reset,
-                min_size: config.min_size,
             })
-        }
-
-        /// Is a message of `len` bytes worth compressing?
-        pub fn wants(&self, len: usize) -> bool {
-            len >= self.min_size
         }
 
         /// Compress `input`, one message or one fragment of it, into `out`
@@ -543,11 +536,6 @@ mod absent {
         /// Never called: there is no value to call it on.
         pub fn new(_: &Agreed, _: &Deflate) -> Option<Deflater> {
             None
-        }
-
-        /// See the feature's version.
-        pub fn wants(&self, _: usize) -> bool {
-            match *self {}
         }
 
         /// See the feature's version.
