@@ -53,6 +53,14 @@ use common::start;
 #[path = "../examples/echo_server.rs"]
 mod echo_server;
 
+#[allow(dead_code)]
+#[path = "../examples/chat_server.rs"]
+mod chat_server;
+
+#[path = "common/redis.rs"]
+mod redis_server;
+use redis_server::Redis;
+
 /// The shipped configurations, placeholders and all.
 const NGINX_CONF: &str = include_str!("../docs/deploy/nginx.conf");
 const HAPROXY_CFG: &str = include_str!("../docs/deploy/haproxy.cfg");
@@ -304,11 +312,127 @@ except InvalidStatus as e:
 fn shipped_configs_hold_exactly_the_placeholders_the_tests_fill() {
     let dir = Path::new("/etc/ws101");
     let upstream = SocketAddr::from((Ipv4Addr::LOCALHOST, 9001));
-    let nginx = nginx_site(upstream, 443, &dir.join("cert.pem"), &dir.join("key.pem"));
+    let nginx = nginx_site(&[upstream], 443, &dir.join("cert.pem"), &dir.join("key.pem"));
     assert!(nginx.contains("listen 127.0.0.1:443 ssl;"), "{nginx}");
-    assert!(nginx.contains("server 127.0.0.1:9001;"), "{nginx}");
+    assert!(nginx.contains("upstream ws101 {\n    server 127.0.0.1:9001;\n}"), "{nginx}");
+    let second = SocketAddr::from((Ipv4Addr::LOCALHOST, 9002));
+    let two = nginx_site(&[upstream, second], 443, &dir.join("cert.pem"), &dir.join("key.pem"));
+    assert!(two.contains("upstream ws101 {\n    server 127.0.0.1:9001;\n    server 127.0.0.1:9002;\n}"), "{two}");
     let haproxy = haproxy_cfg(upstream, 443, &dir.join("site.pem"));
     assert!(haproxy.contains("bind 127.0.0.1:443 ssl crt /etc/ws101/site.pem"), "{haproxy}");
+}
+
+// ------------------------------------------ a cluster behind one proxy
+
+/// The chat of `examples/chat_server.rs` on two nodes that share their
+/// rooms through a real Redis (`--redis`, "Beyond one process"), both
+/// behind one nginx: the upstream block lists both, and nginx takes
+/// turns between them (round robin, its default). alice and bob open the
+/// same `wss://` address, land on different nodes, as each node's own
+/// record of who it seated shows, and still talk: twenty lines each way,
+/// in order, once each; then both close with 1000 through the proxy.
+///
+/// No session stickiness is needed: each WebSocket is one TCP connection,
+/// so nginx picks a node once per client and every later frame follows the
+/// connection (`docs/15-scale.md`, "Load balancing").
+#[test]
+fn nginx_two_chat_nodes_on_redis_clients_land_apart_and_talk_over_wss() {
+    let Some(python) = python_program() else { return };
+    let Some(redis) = Redis::start() else { return };
+    let (seated, seats) = mpsc::channel();
+    let a = chat_node(&redis, "A", seated.clone());
+    let b = chat_node(&redis, "B", seated);
+    let Some(nginx) = Proxy::nginx_to(&[a.addr, b.addr]) else { return };
+    let script = r#"
+import time
+url, lines, direct_a, direct_b = sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+def line(ws):
+    # The next chat line, past the `* ...` notices (who joined where
+    # depends on when each notice crossed Redis).
+    while True:
+        got = ws.recv(timeout=10)
+        if not got.startswith("* "):
+            return got
+def round_trips(alice, bob, n=100, warm_up=10):
+    # alice -> her node -> Redis -> bob's node -> bob, and back: median and
+    # 90th percentile in microseconds.
+    times = []
+    for i in range(warm_up + n):
+        start = time.perf_counter()
+        alice.send(f"ping {i}")
+        assert line(bob) == f"alice: ping {i}"
+        bob.send(f"pong {i}")
+        assert line(alice) == f"bob: pong {i}"
+        times.append(time.perf_counter() - start)
+    times = sorted(times[warm_up:])
+    return f"{times[len(times) // 2] * 1e6:.0f} {times[len(times) * 9 // 10] * 1e6:.0f}"
+alice = connect(url + "?name=alice", ssl=TLS, proxy=None)
+print(alice.recv(timeout=10))
+bob = connect(url + "?name=bob", ssl=TLS, proxy=None)
+print(bob.recv(timeout=10))
+for n in range(lines):
+    alice.send(f"hello {n}")
+for n in range(lines):
+    assert line(bob) == f"alice: hello {n}", n
+for n in range(lines):
+    bob.send(f"hi {n}")
+for n in range(lines):
+    assert line(alice) == f"bob: hi {n}", n
+proxied = round_trips(alice, bob)
+for ws in (alice, bob):
+    ws.close()
+    print(ws.close_code)
+# The same two nodes without the proxy: ws:// straight to each.
+with connect(direct_a + "?name=alice", proxy=None) as alice, connect(direct_b + "?name=bob", proxy=None) as bob:
+    alice.recv(timeout=10)
+    bob.recv(timeout=10)
+    print(proxied)
+    print(round_trips(alice, bob))
+"#;
+    let (direct_a, direct_b) = (format!("ws://{}/room/direct", a.addr), format!("ws://{}/room/direct", b.addr));
+    let out = run_python(python, &nginx.cert, script, &[&nginx.wss_url("/room/apart"), "20", &direct_a, &direct_b]);
+    let lines: Vec<&str> = out.lines().collect();
+    let [alice_welcome, bob_welcome, alice_close, bob_close, proxied, direct] = lines[..] else {
+        panic!("unexpected output from the Python peer: {out:?}")
+    };
+    // Each welcome counts the room's clients on that node only: bob finds
+    // nobody, since alice is on the other node.
+    assert_eq!(alice_welcome, "* welcome, you are alice (0 others here)");
+    assert_eq!(bob_welcome, "* welcome, you are bob (0 others here)");
+    assert_eq!((alice_close, bob_close), ("1000", "1000"));
+    let seen: Vec<(&str, String)> = seats.try_iter().collect();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    let node_of = |who: &str| seen.iter().find(|(_, name)| name == who).map(|(node, _)| *node);
+    let (alice_node, bob_node) = (node_of("alice").unwrap(), node_of("bob").unwrap());
+    assert_ne!(alice_node, bob_node, "nginx sent both to node {alice_node}");
+    let trips = |median_p90: &str| {
+        let (median, p90) = median_p90.split_once(' ').unwrap();
+        format!("median {median:>4} µs, p90 {p90:>4} µs")
+    };
+    println!("cluster behind nginx: alice on node {alice_node}, bob on node {bob_node}; 40 lines crossed, in order");
+    println!("round trip alice -> node -> Redis -> node -> bob and back, wss:// via nginx: {}", trips(proxied));
+    println!("round trip alice -> node -> Redis -> node -> bob and back, ws:// direct:     {}", trips(direct));
+}
+
+/// A chat node: the example's configuration and its handler on a
+/// backplane to `redis`, behind a wrapper that reports, on `seated`, the
+/// node's name and the `?name=` of each connection it is given. Returns
+/// once its subscriber is subscribed: what is published before would
+/// never reach it.
+fn chat_node(redis: &Redis, node: &'static str, seated: Sender<(&'static str, String)>) -> common::Running {
+    let plane = chat_server::Backplane::open(&redis.url()).unwrap();
+    // The handler starts the node's subscriber thread.
+    let chat = chat_server::handler_with(Some(plane.clone())).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while plane.subscriptions() < 1 {
+        assert!(Instant::now() < deadline, "node {node}: not subscribed to Redis after {WAIT:?}");
+        thread::sleep(Duration::from_millis(10));
+    }
+    start(chat_server::config(), move |ws: WebSocket| {
+        let name = ws.request().and_then(|request| request.query_param("name")).unwrap_or_default();
+        let _ = seated.send((node, name));
+        chat(ws)
+    })
 }
 
 // ------------------------------------------- what the application sees
@@ -564,15 +688,20 @@ fn fill(template: &str, values: &[(&str, String)]) -> String {
     out
 }
 
-/// `docs/deploy/nginx.conf` filled in for this machine.
-fn nginx_site(upstream: SocketAddr, port: u16, cert: &Path, key: &Path) -> String {
+/// `docs/deploy/nginx.conf` filled in for this machine. For several
+/// `upstreams`, its `server @UPSTREAM@;` line is repeated, one per node, as
+/// the file's comment says to do.
+fn nginx_site(upstreams: &[SocketAddr], port: u16, cert: &Path, key: &Path) -> String {
+    const SERVER_LINE: &str = "    server @UPSTREAM@;\n";
+    assert!(NGINX_CONF.contains(SERVER_LINE), "no {SERVER_LINE:?} line in the shipped configuration");
+    let servers: String = upstreams.iter().map(|addr| format!("    server {addr};\n")).collect();
     let values = [
         ("@LISTEN@", format!("127.0.0.1:{port}")),
-        ("@UPSTREAM@", upstream.to_string()),
+        ("@UPSTREAM@", upstreams[0].to_string()),
         ("@CERT@", cert.display().to_string()),
         ("@KEY@", key.display().to_string()),
     ];
-    fill(NGINX_CONF, &values)
+    fill(&NGINX_CONF.replace(SERVER_LINE, &servers), &values)
 }
 
 /// `docs/deploy/haproxy.cfg` filled in for this machine.
@@ -618,11 +747,16 @@ struct Proxy {
 impl Proxy {
     /// nginx with `docs/deploy/nginx.conf`, proxying to `upstream`.
     fn nginx(upstream: SocketAddr) -> Option<Proxy> {
+        Proxy::nginx_to(&[upstream])
+    }
+
+    /// nginx with `docs/deploy/nginx.conf`, balancing over `upstreams`.
+    fn nginx_to(upstreams: &[SocketAddr]) -> Option<Proxy> {
         let (nginx, openssl) = (nginx_program()?, openssl_program()?);
         let dir = TempDir::new("nginx");
         let (cert, key) = certificate(openssl, dir.path());
         Some(Proxy::start("nginx", dir, cert.clone(), |dir, port| {
-            fs::write(dir.join("site.conf"), nginx_site(upstream, port, &cert, &key)).unwrap();
+            fs::write(dir.join("site.conf"), nginx_site(upstreams, port, &cert, &key)).unwrap();
             fs::write(dir.join("nginx.conf"), nginx_main(dir)).unwrap();
             let mut command = Command::new(nginx);
             command.arg("-p").arg(dir).arg("-c").arg(dir.join("nginx.conf"));
