@@ -177,10 +177,9 @@
 //! `ws101-chat:*`: whoever can publish to the Redis server can speak in
 //! any room under any name, so keep it private (`bind`, `requirepass`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
@@ -188,13 +187,20 @@ use std::time::{Duration, Instant, SystemTime};
 use ws101::handshake::{Decision, Upgrade};
 use ws101::http::{Request, Response};
 use ws101::server::page_or_405;
-use ws101::{CloseCode, Error, Limits, Message, Server, ServerConfig, WebSocket, Writer};
+use ws101::{CloseCode, Error, Limits, Message, Server, ServerConfig, TrySend, WebSocket, Writer};
 
 /// The chat page, compiled into the binary.
 pub const PAGE: &str = include_str!("pages/chat.html");
 
 /// How many lines may wait for one client before it is disconnected.
 pub const QUEUE_LEN: usize = 64;
+
+/// A room tells its joins and leaves at most this often: those that come
+/// sooner wait, and are told together (see "Joins and leaves").
+pub const NOTICE_EVERY: Duration = Duration::from_millis(500);
+
+/// How many names a coalesced notice spells out before "and N others".
+pub const NAMES_SHOWN: usize = 3;
 
 /// The largest message a client may send (RFC 6455 §10.4): a chat line is
 /// short, and each one is copied to every client in the room.
@@ -256,7 +262,7 @@ pub fn config_with(token: Option<String>) -> ServerConfig {
 
 /// A connection handler for `Server::serve`, with rooms of its own.
 pub fn handler() -> impl Fn(WebSocket) -> Result<(), Error> + Send + Sync + 'static {
-    let chat = Chat::default();
+    let chat = Arc::new(Chat::default());
     move |ws| chat.join(ws)
 }
 
@@ -382,7 +388,7 @@ fn not_found() -> Response {
 /// the way to the other nodes, if any.
 #[derive(Default)]
 pub struct Chat {
-    rooms: Mutex<HashMap<String, Room>>,
+    rooms: Mutex<HashMap<String, Arc<Room>>>,
     next_id: AtomicU64,
     backplane: Option<Backplane>,
 }
@@ -391,23 +397,58 @@ pub struct Chat {
 /// ids start at 1).
 const ANOTHER_NODE: u64 = 0;
 
-/// One room: its clients by id.
+/// One room. Its lock is held for a whole fan-out, so every client of the
+/// room gets the room's lines in one order, and a client is seated or
+/// leaves between two lines, never during one.
 #[derive(Default)]
 struct Room {
-    clients: HashMap<u64, Client>,
+    state: Mutex<RoomState>,
 }
 
-/// What the room holds for one client: its name and the way into its queue.
-struct Client {
+/// What a room's lock guards: its clients by id, and the join and leave
+/// notices not yet told.
+#[derive(Default)]
+struct RoomState {
+    clients: HashMap<u64, Arc<Member>>,
+    notices: Notices,
+}
+
+/// One client, as the room holds it: its name, its writer, and its
+/// outbox, where lines wait while the client is behind.
+struct Member {
+    id: u64,
     name: String,
-    queue: SyncSender<Arc<str>>,
-    /// Set when the queue overflowed; `send_queued` then closes with 1008.
-    too_slow: Arc<AtomicBool>,
+    writer: Writer,
+    outbox: Mutex<Outbox>,
+}
+
+/// Lines that could not be written at once, for the client's catch-up
+/// thread (`catch_up`), which exists only while there are some.
+#[derive(Default)]
+struct Outbox {
+    lines: VecDeque<Arc<str>>,
+    /// A catch-up thread is running: new lines join the queue, behind the
+    /// ones before them, instead of being tried at once.
+    behind: bool,
+    /// The queue overflowed: the catch-up thread closes with 1008.
+    too_slow: bool,
+}
+
+/// Joins and leaves waiting to be told, coalesced into one line each (see
+/// "Joins and leaves").
+#[derive(Default)]
+struct Notices {
+    joined: Vec<(u64, String)>,
+    left: Vec<String>,
+    /// When the room last heard a notice.
+    told: Option<Instant>,
+    /// A timer thread will tell the waiting ones.
+    scheduled: bool,
 }
 
 impl Chat {
     /// Run one client, on its connection thread, until it leaves.
-    pub fn join(&self, mut ws: WebSocket) -> Result<(), Error> {
+    pub fn join(self: &Arc<Self>, mut ws: WebSocket) -> Result<(), Error> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         // A connection from a server whose `on_upgrade` is not `decide`
         // may ask for what `decide` would have refused.
@@ -417,44 +458,12 @@ impl Chat {
             None => Seat { room: LOBBY.into(), name: None },
         };
         let (mut reader, writer) = ws.split();
-        let (queue, outbox) = sync_channel(QUEUE_LEN);
-        let too_slow = Arc::new(AtomicBool::new(false));
-        let name = {
-            let mut rooms = lock(&self.rooms);
-            let room = rooms.entry(seat.room.clone()).or_default();
-            // Unique in the room, decided under the lock: two clients who
-            // ask for `bo` at the same moment cannot both get it, as they
-            // could if `decide` checked (it runs before the client is in
-            // the room). A suffix rather than a refusal: a browser could
-            // not show why it was refused.
-            let name = room.unique_name(seat.name.unwrap_or_else(|| format!("guest-{id}")));
-            let others = room.clients.len();
-            // The welcome is queued before the client is in the room, so it
-            // is the first line the client gets, and every line broadcast
-            // after it reaches this client too: a page can wait for the
-            // welcome to know it will not miss anything.
-            let plural = if others == 1 { "" } else { "s" };
-            let _ = queue.try_send(format!("* welcome, you are {name} ({others} other{plural} here)").into());
-            room.clients.insert(id, Client { name: name.clone(), queue, too_slow: too_slow.clone() });
-            name
-        };
-        // Told before the writer starts, so before the client reads its
-        // welcome: by then this node's room has had the notice, and so has
-        // Redis, and a client seated here later never gets it.
+        let (room, name) = self.enter(&seat, id, &writer);
         log::info!("{name} joined {}", seat.room);
-        self.say(&seat.room, id, &format!("* {name} joined"));
-        let spawned = thread::Builder::new().name(format!("chat out {name}")).stack_size(128 * 1024).spawn({
-            let writer = writer.clone();
-            move || send_queued(writer, outbox, too_slow)
-        });
-        if let Err(e) = spawned {
-            self.leave(&seat.room, id);
-            self.say(&seat.room, id, &format!("* {name} left"));
-            return Err(e.into());
-        }
+        self.tell_notices(&seat.room, &room);
         let result = loop {
             match reader.read() {
-                Ok(Message::Text(text)) => self.say(&seat.room, id, &format!("{name}: {text}")),
+                Ok(Message::Text(text)) => self.say(&seat.room, &room, id, &format!("{name}: {text}")),
                 // RFC 6455 §7.4.1: 1003 "(e.g., an endpoint that understands
                 // only text data MAY send this if it receives a binary
                 // message)". The reader then finishes the close handshake.
@@ -469,62 +478,127 @@ impl Chat {
                 Err(e) => break Err(e),
             }
         };
-        // Leaving the room drops the last sender of this client's queue, so
-        // its `send_queued` thread ends too.
-        self.leave(&seat.room, id);
+        {
+            let mut state = lock(&room.state);
+            state.clients.remove(&id);
+            state.notices.left.push(name.clone());
+        }
         log::info!("{name} left {}", seat.room);
-        self.say(&seat.room, id, &format!("* {name} left"));
+        self.tell_notices(&seat.room, &room);
+        self.forget_if_empty(&seat.room);
         result
     }
 
-    /// What client `from` says in `room`: to this node's clients at once,
-    /// then to the other nodes, if any. Called only from `from`'s own
-    /// connection thread, one line after the other, so its lines are
-    /// published in the order said.
-    fn say(&self, room: &str, from: u64, line: &str) {
-        self.broadcast(room, from, line);
-        if let Some(plane) = &self.backplane {
-            plane.publish(room, line);
+    /// Seat client `id` in its room (made if it is new) under a name of
+    /// its own there, welcome it, and queue the notice of its joining.
+    fn enter(&self, seat: &Seat, id: u64, writer: &Writer) -> (Arc<Room>, String) {
+        let mut rooms = lock(&self.rooms);
+        let room = rooms.entry(seat.room.clone()).or_default().clone();
+        // The room's lock is taken before the map's is let go, so that the
+        // room cannot be forgotten (`forget_if_empty`) in between.
+        let mut state = lock(&room.state);
+        drop(rooms);
+        // Unique in the room, decided under the lock: two clients who ask
+        // for `bo` at the same moment cannot both get it, as they could if
+        // `decide` checked (it runs before the client is in the room). A
+        // suffix rather than a refusal: a browser could not show why it
+        // was refused.
+        let name = state.unique_name(seat.name.clone().unwrap_or_else(|| format!("guest-{id}")));
+        let others = state.clients.len();
+        let member = Arc::new(Member { id, name: name.clone(), writer: writer.clone(), outbox: Mutex::default() });
+        // The welcome goes out before the client is in the room, under the
+        // room's lock, so it is the first line the client gets, and every
+        // line said after it reaches this client too: a page can wait for
+        // the welcome to know it will not miss anything.
+        let plural = if others == 1 { "" } else { "s" };
+        deliver(&member, &format!("* welcome, you are {name} ({others} other{plural} here)").into());
+        state.clients.insert(id, member);
+        state.notices.joined.push((id, name.clone()));
+        drop(state);
+        (room, name)
+    }
+
+    /// Forget the room called `name` once nobody is in it (a later join
+    /// makes a new one).
+    fn forget_if_empty(&self, name: &str) {
+        let mut rooms = lock(&self.rooms);
+        if rooms.get(name).is_some_and(|room| lock(&room.state).clients.is_empty()) {
+            rooms.remove(name);
         }
     }
 
-    /// Queue `line` for every client in `room` but `from`, without ever
-    /// blocking. Clients whose queue is full are taken out of the room.
-    pub fn broadcast(&self, room: &str, from: u64, line: &str) {
-        let line: Arc<str> = line.into();
-        let mut rooms = lock(&self.rooms);
-        let Some(room) = rooms.get_mut(room) else { return };
-        room.clients.retain(|&id, client| {
-            if id == from {
-                return true;
+    /// What client `from` says in `room`: the notices still waiting first
+    /// (so that nobody reads a line from someone before reading that they
+    /// joined), then the line, to this node's clients at once, then to the
+    /// other nodes, if any. Called only from `from`'s own connection
+    /// thread, one line after the other, so its lines go out in the order
+    /// said.
+    fn say(&self, name: &str, room: &Room, from: u64, line: &str) {
+        let notices = {
+            let mut state = lock(&room.state);
+            let notices = state.tell();
+            state.fan_out(&[from], &line.into());
+            notices
+        };
+        if let Some(plane) = &self.backplane {
+            for notice in &notices {
+                plane.publish(name, notice);
             }
-            match client.queue.try_send(line.clone()) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    log::warn!("{}: {QUEUE_LEN} lines behind, disconnecting it", client.name);
-                    client.too_slow.store(true, Ordering::Release);
-                    false
-                }
-                // Its sending thread ended: the connection is closing.
-                Err(TrySendError::Disconnected(_)) => false,
-            }
-        });
+            plane.publish(name, line);
+        }
     }
 
-    /// Take client `id` out of `room` (if a broadcast has not already), and
-    /// forget the room once it is empty.
-    fn leave(&self, room: &str, id: u64) {
-        let mut rooms = lock(&self.rooms);
-        if let Some(clients) = rooms.get_mut(room).map(|r| &mut r.clients) {
-            clients.remove(&id);
-            if clients.is_empty() {
-                rooms.remove(room);
+    /// A line from another node for this node's clients in `room`.
+    pub fn broadcast(&self, room: &str, from: u64, line: &str) {
+        let Some(room) = lock(&self.rooms).get(room).cloned() else { return };
+        lock(&room.state).fan_out(&[from], &line.into());
+    }
+
+    /// Tell the room's waiting joins and leaves now, if it has heard none
+    /// for [`NOTICE_EVERY`]; else have a timer thread tell them when that
+    /// much time has passed, together with any that come meanwhile.
+    fn tell_notices(self: &Arc<Self>, name: &str, room: &Arc<Room>) {
+        let wait = {
+            let mut state = lock(&room.state);
+            let notices = &mut state.notices;
+            if notices.scheduled || (notices.joined.is_empty() && notices.left.is_empty()) {
+                return;
+            }
+            let wait = notices.told.map_or(Duration::ZERO, |told| NOTICE_EVERY.saturating_sub(told.elapsed()));
+            notices.scheduled = !wait.is_zero();
+            wait
+        };
+        if wait.is_zero() {
+            return self.say_notices(name, room);
+        }
+        // The timer keeps the chat (and its backplane) alive until it has
+        // told them: the leaves of a server shutting down still go out.
+        let (chat, later, room_name) = (self.clone(), room.clone(), name.to_string());
+        let timer = thread::Builder::new().name("chat notices".into()).spawn(move || {
+            // A timer: the notices wait on purpose, coalescing a burst.
+            thread::sleep(wait);
+            lock(&later.state).notices.scheduled = false;
+            chat.say_notices(&room_name, &later);
+        });
+        if timer.is_err() {
+            // No thread for the timer: tell them now rather than never.
+            lock(&room.state).notices.scheduled = false;
+            self.say_notices(name, room);
+        }
+    }
+
+    /// Tell the waiting notices of `room`, here and to the other nodes.
+    fn say_notices(&self, name: &str, room: &Room) {
+        let notices = lock(&room.state).tell();
+        if let Some(plane) = &self.backplane {
+            for notice in &notices {
+                plane.publish(name, notice);
             }
         }
     }
 }
 
-impl Room {
+impl RoomState {
     /// `wanted` if nobody in the room has that name, else the first free
     /// `wanted-2`, `wanted-3`, …
     fn unique_name(&self, wanted: String) -> String {
@@ -542,6 +616,151 @@ impl Room {
             n += 1;
         }
     }
+
+    /// Tell the waiting notices here; what the other nodes should hear.
+    fn tell(&mut self) -> Vec<String> {
+        let mut for_others = Vec::new();
+        for (notice, audience) in self.notices.take() {
+            match audience {
+                Audience::AllBut(skip) => {
+                    self.fan_out(&skip, &notice.as_str().into());
+                    for_others.push(notice);
+                }
+                Audience::Only(id) => {
+                    if self.clients.get(&id).is_some_and(|member| !deliver(member, &notice.into())) {
+                        self.clients.remove(&id);
+                    }
+                }
+            }
+        }
+        for_others
+    }
+
+    /// `line` to every client in the room but those in `skip`, without
+    /// ever blocking on one: see [`deliver`]. Clients that are gone, or
+    /// too slow, are taken out of the room.
+    fn fan_out(&mut self, skip: &[u64], line: &Arc<str>) {
+        self.clients.retain(|id, member| skip.contains(id) || deliver(member, line));
+    }
+}
+
+impl Notices {
+    /// The waiting notices as lines, each with who it is for, and none
+    /// waiting any more. Those who joined in this batch do not get the
+    /// batch's line (it names them): each gets the names of those who
+    /// joined after its welcome, if any.
+    fn take(&mut self) -> Vec<(String, Audience)> {
+        let mut lines = Vec::new();
+        let joined = std::mem::take(&mut self.joined);
+        if !joined.is_empty() {
+            let names: Vec<String> = joined.iter().map(|(_, name)| name.clone()).collect();
+            let ids = joined.iter().map(|(id, _)| *id).collect();
+            lines.push((format!("* {} joined", some_names(&names)), Audience::AllBut(ids)));
+            for (k, (id, _)) in joined.iter().enumerate().filter(|(k, _)| k + 1 < names.len()) {
+                lines.push((format!("* {} joined", some_names(&names[k + 1..])), Audience::Only(*id)));
+            }
+        }
+        if !self.left.is_empty() {
+            lines.push((format!("* {} left", some_names(&self.left)), Audience::AllBut(Vec::new())));
+            self.left.clear();
+        }
+        if !lines.is_empty() {
+            self.told = Some(Instant::now());
+        }
+        lines
+    }
+}
+
+/// Who a notice is for.
+enum Audience {
+    /// Everyone in the room but these (and everyone on the other nodes).
+    AllBut(Vec<u64>),
+    /// This client only, on this node only.
+    Only(u64),
+}
+
+/// `ann`, `ann and bo`, `ann, bo and cy`, `ann, bo, cy and 9 others`.
+fn some_names(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] if names.len() <= NAMES_SHOWN => format!("{} and {last}", init.join(", ")),
+        _ => format!("{} and {} others", names[..NAMES_SHOWN].join(", "), names.len() - NAMES_SHOWN),
+    }
+}
+
+/// `line` to one client, without blocking: written at once when its
+/// socket takes it ([`Writer::try_send_text`]: one system call), else
+/// queued for its catch-up thread, which is started for the purpose.
+/// `false` when the client is gone, or has fallen [`QUEUE_LEN`] lines
+/// behind, and should leave the room.
+fn deliver(member: &Arc<Member>, line: &Arc<str>) -> bool {
+    let mut outbox = lock(&member.outbox);
+    if outbox.too_slow {
+        return false;
+    }
+    if outbox.behind {
+        if outbox.lines.len() >= QUEUE_LEN {
+            log::warn!("{}: {QUEUE_LEN} lines behind, disconnecting it", member.name);
+            outbox.too_slow = true;
+            return false;
+        }
+        outbox.lines.push_back(line.clone());
+        return true;
+    }
+    match member.writer.try_send_text(line) {
+        Ok(TrySend::Sent) => true,
+        // The socket took part of the line (the writer holds the rest), or
+        // none: from now on the client's lines queue up, behind it.
+        Ok(held_or_busy) => {
+            if held_or_busy == TrySend::Busy {
+                outbox.lines.push_back(line.clone());
+            }
+            outbox.behind = true;
+            let spawned =
+                thread::Builder::new().name(format!("chat catch-up {}", member.id)).stack_size(128 * 1024).spawn({
+                    let member = member.clone();
+                    move || catch_up(&member)
+                });
+            if spawned.is_err() {
+                log::warn!("{}: no thread to catch up with, disconnecting it", member.name);
+                member.writer.abort();
+                return false;
+            }
+            true
+        }
+        // Closed, or closing: its connection thread is on its way out.
+        Err(_) => false,
+    }
+}
+
+/// A client's catch-up thread: send what its outbox holds, blocking as
+/// long as the write timeout allows, until the outbox is empty (then the
+/// client's lines are tried at once again, and the thread ends), the
+/// connection fails, or the room finds the client too slow (close 1008).
+fn catch_up(member: &Member) {
+    loop {
+        if member.writer.flush().is_err() {
+            return;
+        }
+        let line = {
+            let mut outbox = lock(&member.outbox);
+            if outbox.too_slow {
+                break;
+            }
+            match outbox.lines.pop_front() {
+                Some(line) => line,
+                None => {
+                    outbox.behind = false;
+                    return;
+                }
+            }
+        };
+        if member.writer.send_text(&line).is_err() {
+            return;
+        }
+    }
+    let _ = member.writer.close(CloseCode::POLICY_VIOLATION, "too slow: messages piled up");
 }
 
 /// This node's link to the other nodes: a Redis server, the node's id, a
@@ -755,19 +974,6 @@ fn node_id() -> String {
         }
     };
     format!("{id:016x}")
-}
-
-/// One client's sending thread: write queued lines until the queue ends,
-/// the connection fails, or the room finds the client too slow.
-fn send_queued(writer: Writer, outbox: Receiver<Arc<str>>, too_slow: Arc<AtomicBool>) {
-    for line in outbox {
-        if too_slow.load(Ordering::Acquire) || writer.send_text(&line).is_err() {
-            break;
-        }
-    }
-    if too_slow.load(Ordering::Acquire) {
-        let _ = writer.close(CloseCode::POLICY_VIOLATION, "too slow: messages piled up");
-    }
 }
 
 /// Lock the rooms, ignoring poisoning: a panic on one connection thread

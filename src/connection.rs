@@ -84,6 +84,32 @@ pub enum ReadyState {
     Closed,
 }
 
+/// The socket's send timeout (`SO_SNDTIMEO`) once a connection is open:
+/// the shortest there is. Linux rounds it up to one tick of the kernel's
+/// clock (1 to 10 ms, 4 ms on most distributions' kernels), the longest a
+/// write waits in the kernel for room in a full send buffer before it
+/// returns to the writer, which then checks its deadline and tries again.
+pub const WRITE_TICK: Duration = Duration::from_micros(1);
+
+/// What [`Writer::try_send_text`] and [`Writer::try_send_binary`] did with
+/// a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrySend {
+    /// The whole frame is in the kernel's send buffer: on its way.
+    Sent,
+    /// The message is taken, but the socket took only part of its frame
+    /// (or, compressed, none of it): the writer holds the rest, one frame
+    /// at most, and sends it before any other frame, on the next
+    /// [`Writer::flush`] or send. Until then every try returns
+    /// [`TrySend::Busy`].
+    Held,
+    /// Not taken: the socket's send buffer was full, or the writer still
+    /// holds part of an earlier frame, or another thread is sending on
+    /// this connection right now. Nothing was written; try again later,
+    /// or queue it for a thread that may block.
+    Busy,
+}
+
 pub(crate) const OPEN: u8 = 1;
 pub(crate) const CLOSING: u8 = 2;
 pub(crate) const CLOSED: u8 = 3;
@@ -129,6 +155,9 @@ pub(crate) struct Out {
     deflate: Option<(Agreed, Deflate)>,
     deflater: Option<Deflater>,
     compressed: Vec<u8>,
+    /// The rest of a frame that [`Writer::try_send_text`] began but the
+    /// socket would not take at once: it goes out before any other frame.
+    held: Vec<u8>,
 }
 
 impl Out {
@@ -186,7 +215,13 @@ impl WebSocket {
             deflate: negotiated.deflate,
             deflater: None,
             compressed: Vec::new(),
+            held: Vec::new(),
         };
+        // The socket's own send timeout is one tick, and the write timeout
+        // is kept in user space (`write_all_before`): so a try
+        // (`Writer::try_send_text`) waits at most a tick, and a send checks
+        // its deadline, and `Writer::abort`, at least once a tick.
+        let _ = stream.set_write_timeout(Some(WRITE_TICK));
         let shared = Arc::new(Shared {
             stream,
             out: Mutex::new(out),
@@ -446,6 +481,79 @@ impl Writer {
         &self.shared.extensions
     }
 
+    /// Send a text message if the connection can take it without waiting:
+    /// the fan-out of one line to many clients from one thread
+    /// (`examples/chat_server.rs`), where one client that stopped reading
+    /// must not hold up the others. It never waits for the writer's lock
+    /// and makes at most one system call, which waits at most
+    /// [`WRITE_TICK`] when the socket's send buffer is full. See
+    /// [`TrySend`] for the three outcomes; an `Err` is what a send would
+    /// have returned (the connection is then closed, or was already).
+    ///
+    /// ```no_run
+    /// use ws101::TrySend;
+    /// # fn fan_out(writers: &[ws101::Writer], queue: impl Fn(usize)) -> Result<(), ws101::Error> {
+    /// for (i, writer) in writers.iter().enumerate() {
+    ///     match writer.try_send_text("a line for everyone")? {
+    ///         TrySend::Sent => {}
+    ///         // Behind: let a thread of its own catch up with `flush` and `send`.
+    ///         TrySend::Held | TrySend::Busy => queue(i),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn try_send_text(&self, text: &str) -> Result<TrySend, Error> {
+        self.try_send_data(Opcode::Text, text.as_bytes())
+    }
+
+    /// [`try_send_text`](Self::try_send_text) for a binary message.
+    pub fn try_send_binary(&self, data: &[u8]) -> Result<TrySend, Error> {
+        self.try_send_data(Opcode::Binary, data)
+    }
+
+    /// Send what a try left held ([`TrySend::Held`]), blocking up to the
+    /// write timeout; `Ok` at once when nothing is held. Every send does
+    /// this first by itself.
+    pub fn flush(&self) -> Result<(), Error> {
+        let mut out = self.lock()?;
+        let deadline = self.shared.write_timeout.map(|timeout| Instant::now() + timeout);
+        self.flush_held(&mut out, deadline)
+    }
+
+    fn try_send_data(&self, opcode: Opcode, payload: &[u8]) -> Result<TrySend, Error> {
+        let mut out = match self.shared.out.try_lock() {
+            Ok(out) => out,
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(TrySend::Busy),
+            Err(std::sync::TryLockError::Poisoned(_)) => return Err(Error::AlreadyClosed),
+        };
+        if !out.held.is_empty() {
+            return Ok(TrySend::Busy);
+        }
+        let out = &mut *out;
+        if !out.compresses(payload.len()) {
+            return self.try_write_frame(out, opcode, payload, 0);
+        }
+        if out.deflater.is_none() {
+            out.deflater = out.deflate.as_ref().and_then(|(agreed, config)| Deflater::new(agreed, config));
+        }
+        let Some(deflater) = out.deflater.as_mut() else {
+            return self.try_write_frame(out, opcode, payload, 0);
+        };
+        let mut compressed = std::mem::take(&mut out.compressed);
+        deflater.compress(payload, true, &mut compressed)?;
+        // Compressed, the message is taken whatever the socket does: the
+        // compressor has moved on (context takeover, RFC 7692 §7.2.3), so
+        // this frame must be the next one on the wire.
+        let result = self.try_write_frame(out, opcode, &compressed, RSV1).map(|done| match done {
+            TrySend::Busy => TrySend::Held,
+            done => done,
+        });
+        if compressed.capacity() <= 64 * 1024 {
+            out.compressed = compressed;
+        }
+        result
+    }
+
     /// Send a message as several frames: the first with `opcode` (text or
     /// binary), the rest as continuations, the last with FIN (§5.4). The
     /// writer's lock is held for the whole message, so other threads'
@@ -534,7 +642,7 @@ impl Writer {
     }
 
     /// [`write_frame`](Self::write_frame) by `deadline`, with the RSV bits
-    /// `rsv` set.
+    /// `rsv` set; what a try left held goes first.
     fn write_frame_before(
         &self,
         out: &mut Out,
@@ -544,6 +652,96 @@ impl Writer {
         deadline: Option<Instant>,
         rsv: u8,
     ) -> Result<(), Error> {
+        self.check_frame(out, opcode, payload)?;
+        self.flush_held(out, deadline)?;
+        let Encoded { head, n, mask } = self.encode(out, fin, opcode, payload, rsv)?;
+        let stream = &self.shared.stream;
+        let result = match mask {
+            None => write_all_before(stream, &mut [IoSlice::new(&head[..n]), IoSlice::new(payload)], deadline),
+            Some(key) => {
+                // The caller's bytes are borrowed, so the masked payload is a
+                // copy; its buffer is reused from frame to frame.
+                let scratch = &mut out.scratch;
+                scratch.clear();
+                scratch.extend_from_slice(&head[..n]);
+                scratch.extend_from_slice(payload);
+                apply_mask(&mut scratch[n..], key, 0);
+                let result = write_all_before(stream, &mut [IoSlice::new(scratch)], deadline);
+                if scratch.capacity() > 64 * 1024 {
+                    *scratch = Vec::new();
+                }
+                result
+            }
+        };
+        result.map_err(|e| self.cut_short(e))?;
+        if opcode == Opcode::Close {
+            out.close_sent = Some(Instant::now());
+            let _ = self.shared.state.compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire);
+        }
+        Ok(())
+    }
+
+    /// One data frame, final, in at most one system call: whatever the
+    /// socket does not take is held, unless it took nothing of an
+    /// uncompressed frame, which is then not sent at all.
+    fn try_write_frame(&self, out: &mut Out, opcode: Opcode, payload: &[u8], rsv: u8) -> Result<TrySend, Error> {
+        self.check_frame(out, opcode, payload)?;
+        let Encoded { head, n, mask } = self.encode(out, true, opcode, payload, rsv)?;
+        if let Some(key) = mask {
+            // A client's frame: masked into the held buffer first, and
+            // written from there (a masked copy is made for every send).
+            out.held.extend_from_slice(&head[..n]);
+            out.held.extend_from_slice(payload);
+            apply_mask(&mut out.held[n..], key, 0);
+            let mut stream = &self.shared.stream;
+            return match stream.write(&out.held) {
+                Ok(written) => {
+                    out.held.drain(..written);
+                    Ok(if out.held.is_empty() { TrySend::Sent } else { TrySend::Held })
+                }
+                Err(e) if would_block(&e) || e.kind() == io::ErrorKind::Interrupted => Ok(TrySend::Held),
+                Err(e) => Err(self.cut_short(e)),
+            };
+        }
+        let mut stream = &self.shared.stream;
+        let written = match stream.write_vectored(&[IoSlice::new(&head[..n]), IoSlice::new(payload)]) {
+            Ok(written) => written,
+            Err(e) if would_block(&e) || e.kind() == io::ErrorKind::Interrupted => 0,
+            Err(e) => return Err(self.cut_short(e)),
+        };
+        if written == 0 && rsv == 0 {
+            return Ok(TrySend::Busy);
+        }
+        if written == n + payload.len() {
+            return Ok(TrySend::Sent);
+        }
+        let (head_left, payload_left) = match written.checked_sub(n) {
+            Some(into_payload) => (&head[..0], &payload[into_payload..]),
+            None => (&head[written..n], payload),
+        };
+        out.held.extend_from_slice(head_left);
+        out.held.extend_from_slice(payload_left);
+        Ok(TrySend::Held)
+    }
+
+    /// Write what a try left held, by `deadline`.
+    fn flush_held(&self, out: &mut Out, deadline: Option<Instant>) -> Result<(), Error> {
+        if out.held.is_empty() {
+            return Ok(());
+        }
+        let held = std::mem::take(&mut out.held);
+        write_all_before(&self.shared.stream, &mut [IoSlice::new(&held)], deadline).map_err(|e| self.cut_short(e))?;
+        // The buffer is kept for the next try, unless a large frame grew it.
+        if held.capacity() <= 64 * 1024 {
+            out.held = held;
+            out.held.clear();
+        }
+        Ok(())
+    }
+
+    /// What no frame may break: the state, the size of a control frame,
+    /// and nothing after a close but a pong.
+    fn check_frame(&self, out: &Out, opcode: Opcode, payload: &[u8]) -> Result<(), Error> {
         if self.shared.aborted() {
             return Err(Error::Aborted);
         }
@@ -559,11 +757,15 @@ impl Writer {
         if out.close_sent.is_some() && opcode != Opcode::Pong {
             return Err(Error::Usage("nothing but a pong may follow a close frame (RFC 6455 §5.5.1)"));
         }
-        let role = self.shared.role;
+        Ok(())
+    }
+
+    /// The frame's header, encoded and traced.
+    fn encode(&self, out: &mut Out, fin: bool, opcode: Opcode, payload: &[u8], rsv: u8) -> Result<Encoded, Error> {
         // RFC 6455 §5.3: "The masking key MUST be derived from a strong
         // source of entropy" and be fresh for every frame; §5.1: "A server
         // MUST NOT mask any frames that it sends to the client."
-        let mask = match role {
+        let mask = match self.shared.role {
             Role::Client => Some(out.keys.next_key()?),
             Role::Server => None,
         };
@@ -572,77 +774,56 @@ impl Writer {
         let n = encode_header(&header, &mut head);
         head[0] |= rsv;
         trace::frame_sent(&head[..n], &header, payload);
-        let stream = &self.shared.stream;
-        let full = self.shared.write_timeout;
-        let result = match mask {
-            None => write_all_before(stream, &mut [IoSlice::new(&head[..n]), IoSlice::new(payload)], deadline, full),
-            Some(key) => {
-                // The caller's bytes are borrowed, so the masked payload is a
-                // copy; its buffer is reused from frame to frame.
-                let scratch = &mut out.scratch;
-                scratch.clear();
-                scratch.extend_from_slice(&head[..n]);
-                scratch.extend_from_slice(payload);
-                apply_mask(&mut scratch[n..], key, 0);
-                let result = write_all_before(stream, &mut [IoSlice::new(scratch)], deadline, full);
-                if scratch.capacity() > 64 * 1024 {
-                    *scratch = Vec::new();
-                }
-                result
-            }
-        };
-        if let Err(e) = result {
-            // A frame cut short leaves the stream unusable: close it.
-            self.shared.state.store(CLOSED, Ordering::Release);
-            let _ = self.shared.stream.shutdown(Shutdown::Both);
-            return Err(if self.shared.aborted() {
-                Error::Aborted
-            } else if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
-                log::info!("{:?}: a frame was not sent within the write timeout; closing", self.shared.peer);
-                Error::WriteTimeout
-            } else {
-                Error::Io(e)
-            });
+        Ok(Encoded { head, n, mask })
+    }
+
+    /// A frame cut short leaves the stream unusable: close it, and say why.
+    fn cut_short(&self, e: io::Error) -> Error {
+        self.shared.state.store(CLOSED, Ordering::Release);
+        let _ = self.shared.stream.shutdown(Shutdown::Both);
+        if self.shared.aborted() {
+            Error::Aborted
+        } else if would_block(&e) {
+            log::info!("{:?}: a frame was not sent within the write timeout; closing", self.shared.peer);
+            Error::WriteTimeout
+        } else {
+            Error::Io(e)
         }
-        if opcode == Opcode::Close {
-            out.close_sent = Some(Instant::now());
-            let _ = self.shared.state.compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire);
-        }
-        Ok(())
     }
 }
 
+/// A frame's header as it goes on the wire: `head[..n]`, and the masking
+/// key when this side masks.
+struct Encoded {
+    head: [u8; MAX_HEADER_LEN],
+    n: usize,
+    mask: Option<[u8; 4]>,
+}
+
+/// A send timeout, as the socket reports it.
+fn would_block(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
 /// `write_all` for a list of buffers, `writev` until every byte is out,
-/// by `deadline`. The socket's write timeout (`full`, set once for the
-/// connection) bounds one system call; after a partial write it is cut to
-/// the time left, so that a peer reading a trickle cannot restart the
-/// clock with every few bytes it takes, and restored once the frame is out.
-fn write_all_before(
-    mut stream: &TcpStream,
-    mut bufs: &mut [IoSlice<'_>],
-    deadline: Option<Instant>,
-    full: Option<Duration>,
-) -> io::Result<()> {
+/// by `deadline`. The socket's send timeout is [`WRITE_TICK`], so a
+/// `writev` that finds the send buffer full returns within a tick; the
+/// deadline is checked then, and the write tried again. So the deadline
+/// bounds the whole frame: a peer reading a trickle cannot restart the
+/// clock with every few bytes it takes.
+fn write_all_before(mut stream: &TcpStream, mut bufs: &mut [IoSlice<'_>], deadline: Option<Instant>) -> io::Result<()> {
     IoSlice::advance_slices(&mut bufs, 0);
-    let mut shortened = false;
     while !bufs.is_empty() {
         match stream.write_vectored(bufs) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => IoSlice::advance_slices(&mut bufs, n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if would_block(&e) => {}
             Err(e) => return Err(e),
         }
-        if let (false, Some(deadline)) = (bufs.is_empty(), deadline) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(io::ErrorKind::TimedOut.into());
-            }
-            stream.set_write_timeout(Some(left))?;
-            shortened = true;
+        if !bufs.is_empty() && deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return Err(io::ErrorKind::TimedOut.into());
         }
-    }
-    if shortened {
-        stream.set_write_timeout(full)?;
     }
     Ok(())
 }

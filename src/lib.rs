@@ -59,7 +59,7 @@ pub mod utf8;
 
 pub use client::{connect, connect_with, ClientConfig};
 pub use close::{CloseCode, CloseFrame};
-pub use connection::{Options, ReadyState, WebSocket, Writer};
+pub use connection::{Options, ReadyState, TrySend, WebSocket, Writer, WRITE_TICK};
 pub use error::Error;
 pub use message::{Limits, Message, MessageRef};
 pub use reader::Reader;
