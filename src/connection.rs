@@ -483,7 +483,7 @@ impl Writer {
 
     /// Send a text message if the connection can take it without waiting:
     /// the fan-out of one line to many clients from one thread
-    /// (`examples/chat_server.rs`), where one client that stopped reading
+    /// (`examples/chat_server/rooms.rs`), where one client that stopped reading
     /// must not hold up the others. It never waits for the writer's lock
     /// and makes at most one system call, which waits at most
     /// [`WRITE_TICK`] when the socket's send buffer is full. See

@@ -32,7 +32,7 @@ use common::start;
 mod echo_server;
 
 #[allow(dead_code)]
-#[path = "../examples/chat_server.rs"]
+#[path = "../examples/chat_server/main.rs"]
 mod chat_server;
 
 /// UTF-8 of every length: 1 byte (ASCII), 2 (é, ö), 3 (—, 你好), 4 (🦀).

@@ -1,4 +1,4 @@
-//! The chat beyond one process (`examples/chat_server.rs`, "Beyond one
+//! The chat beyond one process (`examples/chat_server/backplane.rs`, "Beyond one
 //! process"): two chat nodes, each its own `ws101::Server` on
 //! `127.0.0.1:0` with the chat handler on a [`Backplane`], sharing their
 //! rooms through a real `redis-server`, and ws101's own client on each.
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use ws101::{CloseCode, CloseFrame, Message, Server, ShutdownHandle, WebSocket};
 
 #[allow(dead_code)]
-#[path = "../examples/chat_server.rs"]
+#[path = "../examples/chat_server/main.rs"]
 mod chat_server;
 use chat_server::Backplane;
 
@@ -38,7 +38,7 @@ use redis_server::Redis;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bound on waiting for the nodes to find a restarted Redis: the backoff
-/// reaches at most [`chat_server::BACKOFF_MAX`] between tries.
+/// reaches at most `BACKOFF_MAX` (`examples/chat_server/backplane.rs`) between tries.
 const RECONNECT: Duration = Duration::from_secs(30);
 
 #[test]

@@ -42,7 +42,7 @@ use common::{start, within};
 mod echo_server;
 
 #[allow(dead_code)]
-#[path = "../examples/chat_server.rs"]
+#[path = "../examples/chat_server/main.rs"]
 mod chat_server;
 
 /// The server's answer to a default permessage-deflate offer with the

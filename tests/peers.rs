@@ -29,7 +29,7 @@ use common::start;
 mod echo_server;
 
 #[allow(dead_code)]
-#[path = "../examples/chat_server.rs"]
+#[path = "../examples/chat_server/main.rs"]
 mod chat_server;
 
 /// The server's answer to a default permessage-deflate offer with the
@@ -173,7 +173,7 @@ print(closed_by_server("x" * (64 * 1024 + 1)))
     assert_eq!(out, "1003 'this chat takes text only'\n1009 ''\n");
 }
 
-/// The slow-client policy of `chat_server.rs`: a client that stops reading
+/// The slow-client policy of `examples/chat_server/rooms.rs`: a client that stops reading
 /// is disconnected once its queue is full, and the others never wait for
 /// it. The stalled client is a raw socket with a tiny receive buffer, so
 /// that the server's writes to it block after a few kilobytes. With the

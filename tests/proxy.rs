@@ -54,7 +54,7 @@ use common::start;
 mod echo_server;
 
 #[allow(dead_code)]
-#[path = "../examples/chat_server.rs"]
+#[path = "../examples/chat_server/main.rs"]
 mod chat_server;
 
 #[path = "common/redis.rs"]
@@ -324,7 +324,7 @@ fn shipped_configs_hold_exactly_the_placeholders_the_tests_fill() {
 
 // ------------------------------------------ a cluster behind one proxy
 
-/// The chat of `examples/chat_server.rs` on two nodes that share their
+/// The chat of `examples/chat_server/` on two nodes that share their
 /// rooms through a real Redis (`--redis`, "Beyond one process"), both
 /// behind one nginx: the upstream block lists both, and nginx takes
 /// turns between them (round robin, its default). alice and bob open the

@@ -1,6 +1,6 @@
 //! `Writer::try_send_text` and `try_send_binary`: a send that never waits
 //! for a peer that stopped reading, for the fan-out of one message to
-//! many connections from one thread (`examples/chat_server.rs`,
+//! many connections from one thread (`examples/chat_server/rooms.rs`,
 //! `docs/11-threads.md`).
 //!
 //! The peers are raw [`Wire`]s, so a test decides exactly when the peer
