@@ -51,15 +51,15 @@
 //! | `wire.rs` | the measuring clients' raw connection |
 //! | `measure.rs` | `--measure` and `--sweep` |
 
-mod feed;
-mod heads;
-mod measure;
-mod meter;
-mod polling;
-mod server;
-mod sse;
-mod websocket;
-mod wire;
+pub mod feed;
+pub mod heads;
+pub mod measure;
+pub mod meter;
+pub mod polling;
+pub mod server;
+pub mod sse;
+pub mod websocket;
+pub mod wire;
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -134,35 +134,42 @@ impl Row {
     }
 }
 
+/// A measuring client, ready to run: given the server's address, its id
+/// and a `ready` to call once it listens, it runs until it has every
+/// message.
+type Client = Box<dyn FnOnce(SocketAddr, &str, &dyn Fn()) -> io::Result<(Received, Conn)> + Send>;
+
 /// Run `plan` once: one row per client, the short-polling ones first.
 pub fn run(plan: &Plan) -> io::Result<Vec<Row>> {
-    let server = start("127.0.0.1:0", Arc::new(App::new(Settings::default())))?;
-    let (addr, app) = (server.addr, server.app.clone());
     let (want, heads) = (plan.messages, plan.heads);
-    type Outcome = io::Result<(Received, Conn)>;
+    let mut clients: Vec<(&'static str, Option<Duration>, Client)> = Vec::new();
+    for &poll in &plan.polls {
+        let client: Client = Box::new(move |a, id, r| polling::short_client(a, id, heads, poll, want, r));
+        clients.push(("polling", Some(poll), client));
+    }
+    clients.push(("long-polling", None, Box::new(move |a, id, r| polling::long_client(a, id, heads, want, r))));
+    clients.push(("sse", None, Box::new(move |a, id, r| sse::client(a, id, heads, want, None, r))));
+    clients.push(("websocket", None, Box::new(move |a, id, r| websocket::client(a, id, heads, want, r))));
+
+    let server = start("127.0.0.1:0", Arc::new(App::new(Settings::default())))?;
+    let (addr, app) = (server.addr, &server.app);
     let (ready, readied) = mpsc::channel::<()>();
-    let rows = thread::scope(|scope| -> io::Result<Vec<Row>> {
-        let mut clients: Vec<(&'static str, Option<Duration>, String, thread::ScopedJoinHandle<'_, Outcome>)> =
-            Vec::new();
-        let mut spawn = |transport, poll, run: Box<dyn FnOnce(SocketAddr, &str, &dyn Fn()) -> Outcome + Send>| {
-            let id = format!("{transport}-{}", clients.len());
-            let (name, ready) = (id.clone(), ready.clone());
-            let handle = scope.spawn(move || {
-                run(addr, &name, &move || {
-                    let _ = ready.send(());
-                })
-            });
-            clients.push((transport, poll, id, handle));
-        };
-        for &poll in &plan.polls {
-            spawn("polling", Some(poll), Box::new(move |a, id, r| polling::short_client(a, id, heads, poll, want, r)));
-        }
-        spawn("long-polling", None, Box::new(move |a, id, r| polling::long_client(a, id, heads, want, r)));
-        spawn("sse", None, Box::new(move |a, id, r| sse::client(a, id, heads, want, None, r)));
-        spawn("websocket", None, Box::new(move |a, id, r| websocket::client(a, id, heads, want, r)));
+    let done = thread::scope(|scope| -> io::Result<Vec<_>> {
+        let running: Vec<_> = (clients.into_iter().enumerate())
+            .map(|(i, (transport, poll, client))| {
+                let (id, ready) = (format!("{transport}-{i}"), ready.clone());
+                let name = id.clone();
+                let handle = scope.spawn(move || {
+                    client(addr, &name, &move || {
+                        let _ = ready.send(());
+                    })
+                });
+                (transport, poll, id, handle)
+            })
+            .collect();
         // Publish only once everyone listens: a late client would see the
         // first messages late, and that is not what is measured.
-        for _ in 0..clients.len() {
+        for _ in 0..running.len() {
             if readied.recv_timeout(Duration::from_secs(10)).is_err() {
                 app.feed.close();
                 break;
@@ -170,28 +177,28 @@ pub fn run(plan: &Plan) -> io::Result<Vec<Row>> {
         }
         schedule(&app.feed, plan.rate, plan.size, Some(plan.messages), plan.seed);
         let mut done = Vec::new();
-        for (transport, poll, id, handle) in clients {
+        for (transport, poll, id, handle) in running {
             let outcome = handle.join().unwrap_or_else(|_| Err(io::Error::other("a client panicked")));
             let (received, conn) = outcome.map_err(|e| io::Error::other(format!("{transport}: {e}")))?;
             done.push((transport, poll, id, received, (conn.sent, conn.received)));
             // Dropping the connection closes it: its server thread ends.
         }
-        // Streams still open on the server end when the feed closes.
-        app.feed.close();
-        if !app.wait_idle(Duration::from_secs(10)) {
-            return Err(io::Error::other("the server's connections did not end"));
-        }
-        let rows = done.into_iter().map(|(transport, poll, id, received, client_bytes)| Row {
-            transport,
-            poll,
-            count: app.count(&id),
-            received,
-            client_bytes,
-        });
-        Ok(rows.collect())
+        Ok(done)
     })?;
-    drop(server);
-    Ok(rows)
+    // Streams still open on the server end when the feed closes; then
+    // every byte has been counted.
+    app.feed.close();
+    if !app.wait_idle(Duration::from_secs(10)) {
+        return Err(io::Error::other("the server's connections did not end"));
+    }
+    let rows = done.into_iter().map(|(transport, poll, id, received, client_bytes)| Row {
+        transport,
+        poll,
+        count: app.count(&id),
+        received,
+        client_bytes,
+    });
+    Ok(rows.collect())
 }
 
 /// The human table.
@@ -218,8 +225,9 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
-/// The rates and poll intervals of `--sweep`.
+/// The rates of `--sweep`, messages a second…
 pub const SWEEP_RATES: [f64; 4] = [0.5, 2.0, 10.0, 50.0];
+/// …against these poll intervals, in milliseconds.
 pub const SWEEP_POLLS_MS: [u64; 3] = [100, 500, 2000];
 
 /// `--sweep`: for each rate, one run with a short-polling client per poll

@@ -82,7 +82,9 @@ impl Meter {
 /// A socket seen through a meter: every byte read or written through it
 /// is counted, as the system call returned it.
 pub struct Metered<'a> {
+    /// The socket.
     pub stream: &'a TcpStream,
+    /// Where its bytes are counted.
     pub meter: &'a Meter,
 }
 

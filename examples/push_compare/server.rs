@@ -90,6 +90,7 @@ impl Default for Settings {
 /// One client: its counters, and the flag of an upgrade in progress.
 #[derive(Debug, Default)]
 pub struct Client {
+    /// What it cost.
     pub meter: Meter,
     /// Set when this client's WebSocket has passed its probe: its held
     /// long poll is answered at once (Engine.IO's `noop`), so that it can
@@ -100,7 +101,9 @@ pub struct Client {
 /// What every connection thread shares.
 #[derive(Debug)]
 pub struct App {
+    /// The messages.
     pub feed: Feed,
+    /// How the transports behave.
     pub settings: Settings,
     /// ws101's settings: the head limits, the handshake deadline, the
     /// write timeout, and the WebSocket's options.
@@ -118,6 +121,7 @@ pub struct App {
 }
 
 impl App {
+    /// An app with an empty feed.
     pub fn new(settings: Settings) -> App {
         let config = ServerConfig {
             // Compression off, so that a frame's size is its message's
@@ -209,7 +213,9 @@ impl App {
 
 /// A server running on its own accept thread; stopped when dropped.
 pub struct Running {
+    /// Where it listens.
     pub addr: SocketAddr,
+    /// What it serves.
     pub app: Arc<App>,
     stopping: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -321,6 +327,10 @@ fn http_request(
     let Some(client) = client else {
         return plain(stream, request, &body, meter, app, keep).map(|()| keep);
     };
+    if app.feed.is_closed() {
+        answer(stream, meter, 503, "text/plain", b"the feed has ended\n", false)?;
+        return Ok(false);
+    }
     match (request.method.as_str(), request.path()) {
         ("GET", "/poll") => polling::short(stream, request, client, app, keep)?,
         ("GET", "/long-poll") => polling::long(stream, request, client, app, keep)?,

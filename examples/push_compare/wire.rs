@@ -39,6 +39,7 @@ fn error(what: String) -> io::Error {
 }
 
 impl Conn {
+    /// Connect, with the measuring clients' timeouts.
     pub fn connect(addr: SocketAddr) -> io::Result<Conn> {
         let stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(TIMEOUT))?;
