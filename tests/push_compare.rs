@@ -321,7 +321,7 @@ fn chromium_falls_back_to_long_polling_when_the_upgrade_is_refused() {
 /// EventSource has reconnected once.
 const HEADS_SEEN: &str = r#"(async () => {
   const start = performance.now();
-  while (!(window.started && window.panes.ws.transport === 'websocket' && window.panes.sse.count >= 25)) {
+  while (!(window.started && window.panes.ws.transport === 'websocket' && window.panes.sse.opens >= 2)) {
     if (performance.now() - start > 10000) throw new Error('the page never got going');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
