@@ -18,7 +18,7 @@
 //! order, with these values (the version numbers in `User-Agent` and the
 //! brand list of `sec-ch-ua` aside, which change with every release).
 //!
-//! What they say, and what they cost: about 480 bytes for a poll. The
+//! What they say, and what they cost: about 510 bytes for a poll. The
 //! `sec-ch-ua*` client hints are sent because `http://127.0.0.1` counts as
 //! a secure context; a desktop Chrome sends its real brand, a few bytes
 //! more. Firefox sends no client hints and a shorter `Accept-Language`, so

@@ -141,10 +141,11 @@ fn measure_and_print(plan: &Plan, sweep: bool) -> Result<(), String> {
     let mut problems = Vec::new();
     if sweep {
         let runs = measure::sweep(plan, |line| println!("{line}")).map_err(|e| e.to_string())?;
-        for (rate, rows) in runs {
-            println!("\n{}\n{}", about(rate), measure::table(&rows));
+        for (rate, rows) in &runs {
+            println!("\n{}\n{}", about(*rate), measure::table(rows));
             problems.extend(rows.iter().flat_map(|r| r.problems(plan.messages)));
         }
+        println!("{}", measure::sweep_table(&runs));
     } else {
         let rows = measure::run(plan).map_err(|e| e.to_string())?;
         println!("{}\n{}", about(plan.rate), measure::table(&rows));

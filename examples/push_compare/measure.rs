@@ -8,7 +8,8 @@
 //! the feed then closes, and once the server's last connection thread has
 //! ended, every byte has been counted. Each line of the result says:
 //!
-//! - `requests`: HTTP requests (the WebSocket's one is its upgrade);
+//! - `requests`: HTTP requests (the WebSocket's one is its upgrade); the
+//!   human table also says how many polls were answered with nothing;
 //! - `bytes_up`, `bytes_down`: every byte the server read and wrote for
 //!   that client: heads, bodies, the handshake, frame headers (`meter.rs`);
 //! - `bytes_per_message`: (up + down) / messages;
@@ -204,23 +205,43 @@ pub fn run(plan: &Plan) -> io::Result<Vec<Row>> {
 /// The human table.
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<13} {:>7} {:>8} {:>8} {:>9} {:>10} {:>9} {:>8} {:>8}\n",
-        "transport", "poll", "messages", "requests", "bytes up", "bytes down", "bytes/msg", "p50 ms", "p99 ms"
+        "{:<13} {:>7} {:>8} {:>8} {:>6} {:>9} {:>10} {:>9} {:>8} {:>8}\n",
+        "transport", "poll", "messages", "requests", "empty", "bytes up", "bytes down", "bytes/msg", "p50 ms", "p99 ms"
     );
     for row in rows {
         let poll = row.poll.map(|p| format!("{} ms", p.as_millis())).unwrap_or_else(|| "-".into());
         out += &format!(
-            "{:<13} {:>7} {:>8} {:>8} {:>9} {:>10} {:>9.1} {:>8.2} {:>8.2}\n",
+            "{:<13} {:>7} {:>8} {:>8} {:>6} {:>9} {:>10} {:>9.1} {:>8.2} {:>8.2}\n",
             row.transport,
             poll,
             row.count.messages,
             row.count.requests,
+            row.count.empty,
             row.count.up,
             row.count.down,
             row.bytes_per_message(),
             row.latency_ms(0.5),
             row.latency_ms(0.99)
         );
+    }
+    out
+}
+
+/// The sweep at a glance: short polling's bytes a message and median
+/// latency for each rate and interval, and the three others' at each rate.
+pub fn sweep_table(runs: &[(f64, Vec<Row>)]) -> String {
+    let cell = |row: &Row| format!("{:.0} B, {:.2} ms", row.bytes_per_message(), row.latency_ms(0.5));
+    let mut out = String::from("bytes a message, median latency (a Markdown table)\n\n| rate/s |");
+    for ms in SWEEP_POLLS_MS {
+        out += &format!(" polling {ms} ms |");
+    }
+    out += " long-polling | sse | websocket |\n|---|---|---|---|---|---|---|\n";
+    for (rate, rows) in runs {
+        out += &format!("| {rate} |");
+        for row in rows {
+            out += &format!(" {} |", cell(row));
+        }
+        out += "\n";
     }
     out
 }

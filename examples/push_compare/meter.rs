@@ -30,6 +30,7 @@ pub struct Meter {
     up: AtomicU64,
     down: AtomicU64,
     messages: AtomicU64,
+    empty: AtomicU64,
 }
 
 /// What a [`Meter`] has counted so far.
@@ -44,6 +45,8 @@ pub struct Count {
     pub down: u64,
     /// Feed messages delivered.
     pub messages: u64,
+    /// Polls answered with nothing.
+    pub empty: u64,
 }
 
 impl Meter {
@@ -67,6 +70,11 @@ impl Meter {
         self.messages.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// One more poll answered with nothing.
+    pub fn empty(&self) {
+        self.empty.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The counters now.
     pub fn count(&self) -> Count {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -75,6 +83,7 @@ impl Meter {
             up: load(&self.up),
             down: load(&self.down),
             messages: load(&self.messages),
+            empty: load(&self.empty),
         }
     }
 }

@@ -63,6 +63,9 @@ fn reply(stream: &TcpStream, client: &Client, batch: &[Message], keep: bool) -> 
     let body: String = batch.iter().map(|m| m.text.clone() + "\n").collect();
     answer(stream, &client.meter, 200, "text/plain; charset=utf-8", body.as_bytes(), keep)?;
     client.meter.delivered(batch.len());
+    if batch.is_empty() {
+        client.meter.empty();
+    }
     Ok(())
 }
 
