@@ -274,7 +274,10 @@ fn connection(mut stream: TcpStream, app: &App) {
         if let Some(heads) = &app.settings.heads {
             let _ = heads.send(incoming.head().to_vec());
         }
-        let client = incoming.request.query_param("c").and_then(|id| app.client(&id));
+        // Only the transports' requests are a client's; the page, `/stats`
+        // and the switch are the instrument, not the experiment.
+        let transport = matches!(incoming.request.path(), "/poll" | "/long-poll" | "/sse" | "/send" | "/ws");
+        let client = incoming.request.query_param("c").filter(|_| transport).and_then(|id| app.client(&id));
         if is_upgrade_request(&incoming.request) {
             return websocket::serve(incoming, client, app);
         }
