@@ -8,8 +8,9 @@
 //! WebSocket(url)`. They were captured with
 //!
 //! ```sh
-//! cargo run --example push_compare -- 127.0.0.1:9303 --print-heads --sse-lifetime-ms 1500
-//! chromium --headless --no-sandbox --disable-gpu --user-data-dir=/tmp/p http://127.0.0.1:9303/
+//! cargo run --example push_compare -- 127.0.0.1:9303 --print-heads --rate 5 --sse-lifetime-ms 1500
+//! timeout 10 chromium --headless --no-sandbox --disable-gpu --user-data-dir=/tmp/p \
+//!     --remote-debugging-port=0 http://127.0.0.1:9303/       # stays up until the timeout
 //! ```
 //!
 //! and copied here with the host, the target, the key and the last event
@@ -20,10 +21,8 @@
 //!
 //! What they say, and what they cost: about 510 bytes for a poll. The
 //! `sec-ch-ua*` client hints are sent because `http://127.0.0.1` counts as
-//! a secure context; a desktop Chrome sends its real brand, a few bytes
-//! more. Firefox sends no client hints and a shorter `Accept-Language`, so
-//! its heads are some 100 bytes shorter; cookies, on a real site, make
-//! every one of them longer.
+//! a secure context. Other browsers, and other versions, send other
+//! fields; cookies, on a real site, make every one of them longer.
 
 /// `fetch(target)`: a `GET` from a script of the page, on a kept-alive
 /// connection.

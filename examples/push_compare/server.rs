@@ -63,7 +63,7 @@ pub struct Settings {
     /// client asks again. Engine.IO holds 25 s (its `pingInterval`).
     pub hold: Duration,
     /// An SSE stream silent this long gets a comment line, so that
-    /// proxies do not close it as idle. Common servers send one every 15 s.
+    /// proxies do not close it as idle; 15 s is a common choice.
     pub heartbeat: Duration,
     /// The page's short-poll interval (the page asks `/stats` for it).
     pub poll: Duration,
