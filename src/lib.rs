@@ -71,6 +71,9 @@ pub use server::{accept, OriginPolicy, Server, ServerConfig, ShutdownHandle};
 #[doc = include_str!("../README.md")]
 pub struct Readme;
 #[cfg(doctest)]
+#[doc = include_str!("../docs/00-before-websocket.md")]
+pub struct Chapter00;
+#[cfg(doctest)]
 #[doc = include_str!("../docs/01-overview.md")]
 pub struct Chapter01;
 #[cfg(doctest)]

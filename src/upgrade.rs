@@ -13,6 +13,14 @@
 //! application's [`HttpHandler`]. [`Server::serve`](crate::Server::serve)
 //! calls it on each connection's thread; code with its own accept loop can
 //! call it directly.
+//!
+//! [`accept`] is two steps, and each is public for code that needs to look
+//! at a request before deciding what the socket becomes: [`read_request`]
+//! reads the head under the same bounds, then [`accept_request`] answers it
+//! as [`accept`] would, or [`Incoming::into_parts`] keeps the socket, to
+//! answer the request itself (a response written over time, a keep-alive
+//! connection). `examples/push_compare/` serves four transports on one port
+//! that way (`docs/00-before-websocket.md`).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -147,10 +155,66 @@ pub fn accept(stream: TcpStream, config: &ServerConfig) -> Result<WebSocket, Err
 
 /// [`accept`] when the peer's address is already known (from `accept()`).
 pub(crate) fn accept_from(
-    mut stream: TcpStream,
+    stream: TcpStream,
     peer: Option<SocketAddr>,
     config: &ServerConfig,
 ) -> Result<WebSocket, Error> {
+    accept_request(read_request_from(stream, peer, config)?, config)
+}
+
+/// A request head read by [`read_request`], and the socket it came on.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The request, parsed.
+    pub request: Request,
+    /// The peer's address, if the socket knew it.
+    pub peer: Option<SocketAddr>,
+    stream: TcpStream,
+    /// What was read: the head is `buf[..used]`, the bytes after it
+    /// `buf[used..end]`.
+    buf: Vec<u8>,
+    used: usize,
+    end: usize,
+}
+
+impl Incoming {
+    /// The head as it came off the wire, blank line included.
+    pub fn head(&self) -> &[u8] {
+        &self.buf[..self.used]
+    }
+
+    /// Bytes read past the head: the start of a body, or of the frames.
+    pub fn leftover(&self) -> &[u8] {
+        &self.buf[self.used..self.end]
+    }
+
+    /// Keep the socket to answer the request yourself: the socket (with
+    /// `TCP_NODELAY` set and the read timeout of the head's deadline, which
+    /// the caller should replace), the request and the bytes read past its
+    /// head. Nothing has been written to the socket.
+    pub fn into_parts(self) -> (TcpStream, Request, Vec<u8>) {
+        let leftover = self.leftover().to_vec();
+        (self.stream, self.request, leftover)
+    }
+}
+
+/// Read one request head from an accepted socket, as [`accept`] does: never
+/// more than `config.head_limits`, never longer than
+/// `config.handshake_timeout`. A head that breaks a rule or a limit is
+/// answered with its HTTP status (400, 408, 431) and the socket closed, as
+/// [`accept`] would; the `Err` says which. A peer that closes before its
+/// first byte is `Err(Error::ConnectionLost)`, with nothing written: the
+/// normal end of a kept-alive connection.
+pub fn read_request(stream: TcpStream, config: &ServerConfig) -> Result<Incoming, Error> {
+    let peer = stream.peer_addr().ok();
+    read_request_from(stream, peer, config)
+}
+
+fn read_request_from(
+    mut stream: TcpStream,
+    peer: Option<SocketAddr>,
+    config: &ServerConfig,
+) -> Result<Incoming, Error> {
     // Frames are written whole (one system call each), so Nagle's algorithm
     // would only delay small frames waiting for an ACK: turn it off.
     stream.set_nodelay(true)?;
@@ -189,6 +253,15 @@ pub(crate) fn accept_from(
     };
     log::debug!("request: {} {}", request.method, request.target);
     trace::handshake("<<", "request (RFC 6455 §4.1, §4.2.1)", &buf[..used]);
+    Ok(Incoming { request, peer, stream, buf, used, end })
+}
+
+/// Answer a request that [`read_request`] read, as [`accept`] would: `101`
+/// and the OPEN connection, a refusal that names the broken rule, or, for
+/// a plain HTTP request, `config.http`.
+pub fn accept_request(incoming: Incoming, config: &ServerConfig) -> Result<WebSocket, Error> {
+    let Incoming { request, peer, mut stream, buf, used, end } = incoming;
+    let linger = config.options.close_timeout.min(Duration::from_secs(2));
     let who = peer.map(|p| p.to_string()).unwrap_or_default();
 
     if !crate::handshake::is_upgrade_request(&request) {

@@ -3,9 +3,10 @@
 //! These tests read the chapters as text and check what can drift when the
 //! source changes:
 //!
-//! - every path written as `` `src/x.rs` `` (or `examples/…`, `tests/…`)
-//!   names a file that exists, and every chapter a `src` file's `//!` header
-//!   names exists;
+//! - every path written as `` `src/x.rs` `` (or `examples/…`, `tests/…`,
+//!   a page `examples/pages/x.html`, a folder `examples/push_compare/`)
+//!   names a file or folder that exists, and every chapter that a file of
+//!   `src/` or `examples/` (folders and pages included) names exists;
 //! - every item written as `` `module::name` `` (the book's convention, e.g.
 //!   `` `frame::parse_header` ``, `` `reader::Reader::read` ``) is still
 //!   defined in `src/module.rs`;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 /// The chapters, in reading order. Each follows the template.
 const CHAPTERS: &[&str] = &[
+    "00-before-websocket.md",
     "01-overview.md",
     "02-tcp-accept.md",
     "03-byte-stream.md",
@@ -141,8 +143,12 @@ fn every_file_the_book_names_exists() {
     let mut missing = Vec::new();
     for (page, text) in pages() {
         for span in code_spans(&prose(&text)) {
-            let is_path = ["src/", "examples/", "tests/"].iter().any(|p| span.starts_with(p)) && span.ends_with(".rs");
-            if is_path && !root().join(&span).is_file() {
+            // Files (`src/x.rs`, `examples/pages/x.html`) and folders
+            // (`examples/push_compare/`, a folder example).
+            let rooted = ["src/", "examples/", "tests/"].iter().any(|p| span.starts_with(p)) && !span.contains(' ');
+            let file = rooted && (span.ends_with(".rs") || span.ends_with(".html"));
+            let folder = rooted && span.ends_with('/');
+            if (file && !root().join(&span).is_file()) || (folder && !root().join(&span).is_dir()) {
                 missing.push(format!("docs/{page}: `{span}`"));
             }
         }
@@ -157,22 +163,30 @@ fn every_file_the_book_names_exists() {
     assert!(missing.is_empty(), "the book names files that do not exist:\n{}", missing.join("\n"));
 }
 
+/// The `.rs` and `.html` files under `dir`, in its folders too (a folder
+/// example, `examples/push_compare/`, and the pages).
+fn source_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).expect("directory exists").filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(source_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs" || e == "html") {
+            files.push(path);
+        }
+    }
+    files
+}
+
 #[test]
 fn every_chapter_the_source_names_exists() {
     let mut missing = Vec::new();
-    for dir in ["src", "examples"] {
-        for entry in fs::read_dir(root().join(dir)).expect("directory exists").filter_map(|e| e.ok()) {
-            let path = entry.path();
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let text = read(&path);
-            for piece in text.split("docs/").skip(1) {
-                let name: String = piece.chars().take_while(|c| is_ident_char(*c) || *c == '-' || *c == '.').collect();
-                let name = name.trim_end_matches('.');
-                if name.ends_with(".md") && !root().join("docs").join(name).is_file() {
-                    missing.push(format!("{}: docs/{name}", path.display()));
-                }
+    for path in source_files(&root().join("src")).into_iter().chain(source_files(&root().join("examples"))) {
+        for piece in read(&path).split("docs/").skip(1) {
+            let name: String = piece.chars().take_while(|c| is_ident_char(*c) || *c == '-' || *c == '.').collect();
+            let name = name.trim_end_matches('.');
+            if name.ends_with(".md") && !root().join("docs").join(name).is_file() {
+                missing.push(format!("{}: docs/{name}", path.display()));
             }
         }
     }

@@ -7,21 +7,22 @@
 //! bytes by hand, so that each test sees exactly what crossed the wire.
 #![allow(clippy::unwrap_used)]
 
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpListener};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ws101::handshake::Decision;
-use ws101::http::Response;
+use ws101::http::{HeadLimits, Response};
 use ws101::server::single_page;
+use ws101::upgrade::{accept_request, read_request};
 use ws101::{ClientConfig, Error, Message, ServerConfig};
 
 mod common;
 use common::{
     fake_server, fake_server_raw, header_value, masked, request, response_101, start_server, start_server_with, within,
-    Wire, RFC_KEY, TEXT,
+    Wire, FIN, RFC_KEY, TEXT,
 };
 
 /// A text message with characters of every UTF-8 length.
@@ -503,4 +504,74 @@ fn the_101_is_kept_on_the_client() {
     assert_eq!(response.headers.get("upgrade"), Some("websocket"));
     assert!(ws.request().is_none());
     server.join().unwrap();
+}
+
+// ---------------- 7. an accept loop of one's own: read the request, then decide
+
+/// One connection accepted by hand, the raw client on the other end, and
+/// the listener's address (for `Host`).
+fn accepted() -> (TcpStream, Wire, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let wire = Wire::connect(addr);
+    let (stream, _) = listener.accept().unwrap();
+    (stream, wire, addr)
+}
+
+#[test]
+fn read_request_gives_the_head_as_sent_and_the_socket_untouched() {
+    let (stream, mut wire, _) = accepted();
+    let head = b"POST /send?c=a%20b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n";
+    wire.send(&[&head[..], b"hel"].concat());
+    let incoming = read_request(stream, &ServerConfig::default()).unwrap();
+    assert_eq!(incoming.head(), head);
+    assert_eq!(incoming.request.query_param("c").as_deref(), Some("a b"));
+    let (mut stream, request, leftover) = incoming.into_parts();
+    assert_eq!((request.method.as_str(), &leftover[..]), ("POST", &b"hel"[..]));
+    // The rest of the body comes on the socket, which is the caller's to
+    // answer on: ws101 wrote nothing.
+    wire.send(b"lo");
+    let mut rest = [0u8; 2];
+    stream.read_exact(&mut rest).unwrap();
+    assert_eq!(&rest, b"lo");
+    stream.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
+    assert_eq!(wire.read_head(), "HTTP/1.1 204 No Content\r\n\r\n");
+}
+
+#[test]
+fn accept_request_upgrades_a_request_read_first_and_keeps_the_frame_behind_it() {
+    let (stream, mut wire, addr) = accepted();
+    wire.send(&[request(addr, "").as_bytes(), &masked(FIN | TEXT, b"early")].concat());
+    let config = ServerConfig::default();
+    let incoming = read_request(stream, &config).unwrap();
+    assert_eq!(incoming.request.path(), "/chat");
+    let mut ws = accept_request(incoming, &config).unwrap();
+    let head = wire.read_head();
+    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
+    assert_eq!(ws.read().unwrap(), Message::Text("early".into()));
+    assert_eq!(ws.request().map(|r| r.target.as_str()), Some("/chat"));
+}
+
+#[test]
+fn read_request_keeps_the_bounds_of_accept() {
+    // Past the head limit: 431, as from accept.
+    let (stream, mut wire, _) = accepted();
+    let config =
+        ServerConfig { head_limits: HeadLimits { max_head_size: 64, max_headers: 8 }, ..ServerConfig::default() };
+    wire.send(format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(100)).as_bytes());
+    let e = read_request(stream, &config).unwrap_err();
+    assert!(matches!(e, Error::Handshake { status: 431, .. }), "{e:?}");
+    assert!(wire.read_head().starts_with("HTTP/1.1 431 "));
+    // Not all of the head within the deadline: 408.
+    let (stream, mut wire, _) = accepted();
+    let config = ServerConfig { handshake_timeout: Duration::from_millis(100), ..ServerConfig::default() };
+    wire.send(b"GET / HTTP/1.1\r\nHost: x\r\n");
+    let e = read_request(stream, &config).unwrap_err();
+    assert!(matches!(e, Error::Handshake { status: 408, .. }), "{e:?}");
+    assert!(wire.read_head().starts_with("HTTP/1.1 408 "));
+    // A peer that closes before its first byte (the end of a kept-alive
+    // connection): nothing to answer.
+    let (stream, wire, _) = accepted();
+    drop(wire);
+    assert!(matches!(read_request(stream, &ServerConfig::default()), Err(Error::ConnectionLost)));
 }

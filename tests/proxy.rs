@@ -34,7 +34,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -48,6 +48,10 @@ use ws101::{CloseCode, CloseFrame, Error, Message, WebSocket};
 
 mod common;
 use common::start;
+
+#[path = "common/chromium.rs"]
+mod chromium;
+use chromium::{quote, Chromium};
 
 #[allow(dead_code)]
 #[path = "../examples/echo_server.rs"]
@@ -187,11 +191,12 @@ fn nginx_x_forwarded_for_names_the_client_while_the_peer_is_nginx() {
 /// configuration.
 #[test]
 fn nginx_chromium_page_over_https_and_wss_echo_close_1000() {
-    let Some(chromium) = chromium_program() else { return };
+    // The test's certificate is in no trust store Chromium reads; this
+    // switch accepts it, and any other: a switch for tests only.
+    let Some(mut browser) = Chromium::launch_with(&["--ignore-certificate-errors"]) else { return };
     let (closes, closed) = mpsc::channel();
     let server = start(echo_server::config(), app(closes));
     let Some(nginx) = Proxy::nginx(server.addr) else { return };
-    let mut browser = Chromium::launch(chromium);
     let mut tab = browser.open(&format!("https://127.0.0.1:{}/", nginx.port));
     let seen = tab.eval(&BROWSER_ECHO.replace("__TEXT__", &quote(TEXT)));
 
@@ -581,11 +586,6 @@ fn python_program() -> Option<&'static str> {
     program(&CELL, "WS101_PYTHON", &["python3"], &probe, "python3 -m pip install websockets")
 }
 
-fn chromium_program() -> Option<&'static str> {
-    static CELL: OnceLock<Result<String, String>> = OnceLock::new();
-    program(&CELL, "WS101_CHROMIUM", &["chromium"], &["--version"], "apt-get install -y chromium")
-}
-
 /// Run `script` with Python's `websockets` and return its standard output.
 /// `sys.argv[1]` is the certificate to trust, `args` follow it. The
 /// script runs after a prelude that arms a 60 s watchdog (a hung peer
@@ -865,382 +865,4 @@ impl Drop for Proxy {
             let _ = writeln!(std::io::stderr(), "{} logs:\n{}", self.name, logs(self.dir.path()));
         }
     }
-}
-
-// ------------------------------------------------------------ the browser
-
-/// Headless Chromium, driven over the DevTools protocol (CDP: JSON over a
-/// WebSocket, so the driver is ws101's own client), as in
-/// `tests/browser.rs` but only what these tests need: one tab, load a page,
-/// run a script.
-struct Chromium {
-    child: Child,
-    /// `127.0.0.1:PORT` of the DevTools server.
-    devtools: String,
-    browser: Cdp,
-    _profile: TempDir,
-}
-
-impl Chromium {
-    fn launch(program: &str) -> Chromium {
-        let profile = TempDir::new("chromium");
-        let mut child = Command::new(program)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
-            .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
-            // The test's certificate is in no trust store Chromium reads;
-            // this accepts it, and any other: a switch for tests only.
-            .arg("--ignore-certificate-errors")
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args(["--remote-debugging-port=0", "about:blank"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-        // Chromium prints "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID"
-        // on stderr. The thread reads to the end, so that a full pipe
-        // never blocks the browser.
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let (found, url) = mpsc::channel();
-        thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("DevTools listening on ") {
-                    let _ = found.send(url.to_string());
-                }
-            }
-        });
-        let Ok(url) = url.recv_timeout(WAIT) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{program} printed no DevTools URL within {WAIT:?}");
-        };
-        let devtools = url.trim_start_matches("ws://").split('/').next().unwrap().to_string();
-        Chromium { child, devtools, browser: Cdp::connect(&url), _profile: profile }
-    }
-
-    /// A new tab showing `url`, once its load event has fired.
-    fn open(&mut self, url: &str) -> Cdp {
-        let target = self.browser.call("Target.createTarget", r#"{"url":"about:blank"}"#);
-        let id = target.get("targetId").str().unwrap();
-        let mut tab = Cdp::connect(&format!("ws://{}/devtools/page/{id}", self.devtools));
-        tab.call("Page.enable", "{}");
-        let navigated = tab.call("Page.navigate", &format!(r#"{{"url":{}}}"#, quote(url)));
-        assert_eq!(navigated.get("errorText"), &Json::Null, "loading {url}");
-        tab.wait_event("Page.loadEventFired");
-        tab
-    }
-}
-
-impl Drop for Chromium {
-    fn drop(&mut self) {
-        // Ask first: a browser that closes itself takes its helper
-        // processes down with it. Then a bounded wait, then SIGKILL.
-        let _ = self.browser.ws.send(Message::Text(r#"{"id":0,"method":"Browser.close","params":{}}"#.into()));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One DevTools connection: numbered commands, their replies, and the
-/// events that arrive in between.
-struct Cdp {
-    ws: WebSocket,
-    next_id: u64,
-    events: Vec<Json>,
-}
-
-impl Cdp {
-    fn connect(url: &str) -> Cdp {
-        let ws = ws101::connect(url).unwrap_or_else(|e| panic!("DevTools connection to {url}: {e}"));
-        Cdp { ws, next_id: 0, events: Vec::new() }
-    }
-
-    /// Send a command and wait for its reply's `result`.
-    fn call(&mut self, method: &str, params: &str) -> Json {
-        self.next_id += 1;
-        let id = self.next_id;
-        self.ws.send(Message::Text(format!(r#"{{"id":{id},"method":"{method}","params":{params}}}"#))).unwrap();
-        loop {
-            let message = self.next_message();
-            if message.get("id").num() == Some(id as f64) {
-                assert_eq!(message.get("error"), &Json::Null, "{method} failed");
-                return message.get("result").clone();
-            }
-            self.events.push(message);
-        }
-    }
-
-    /// Wait for the event `method`.
-    fn wait_event(&mut self, method: &str) -> Json {
-        if let Some(i) = self.events.iter().position(|e| e.get("method").str() == Some(method)) {
-            return self.events.remove(i);
-        }
-        loop {
-            let message = self.next_message();
-            if message.get("method").str() == Some(method) {
-                return message;
-            }
-            self.events.push(message);
-        }
-    }
-
-    fn next_message(&mut self) -> Json {
-        loop {
-            match self.ws.read_timeout(WAIT) {
-                Ok(Some(Message::Text(text))) => return parse_json(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
-                Ok(Some(Message::Close(frame))) => panic!("DevTools connection closed: {frame:?}"),
-                Ok(Some(_)) => {}
-                Ok(None) => panic!("nothing from DevTools within {WAIT:?}"),
-                Err(e) => panic!("DevTools connection: {e}"),
-            }
-        }
-    }
-
-    /// Run `script` in the page, wait for the promise it returns, and return
-    /// its value. A script that throws fails the test.
-    fn eval(&mut self, script: &str) -> Json {
-        let params = format!(r#"{{"expression":{},"awaitPromise":true,"returnByValue":true}}"#, quote(script));
-        let reply = self.call("Runtime.evaluate", &params);
-        let exception = reply.get("exceptionDetails");
-        assert_eq!(exception, &Json::Null, "the page's script failed: {:?}", exception.get("exception"));
-        reply.get("result").get("value").clone()
-    }
-}
-
-// ------------------------------------------ JSON, just enough for the CDP
-
-/// A JSON value (RFC 8259). Objects keep their fields in order.
-#[derive(Debug, Clone, PartialEq)]
-enum Json {
-    Null,
-    Bool(bool),
-    Num(f64),
-    Str(String),
-    Arr(Vec<Json>),
-    Obj(Vec<(String, Json)>),
-}
-
-static NULL: Json = Json::Null;
-
-impl Json {
-    /// The field `key` of an object; `Null` when absent.
-    fn get(&self, key: &str) -> &Json {
-        match self {
-            Json::Obj(fields) => fields.iter().find(|(k, _)| k == key).map_or(&NULL, |(_, v)| v),
-            _ => &NULL,
-        }
-    }
-
-    fn str(&self) -> Option<&str> {
-        if let Json::Str(s) = self {
-            Some(s)
-        } else {
-            None
-        }
-    }
-
-    fn num(&self) -> Option<f64> {
-        if let Json::Num(n) = self {
-            Some(*n)
-        } else {
-            None
-        }
-    }
-
-    fn bool(&self) -> Option<bool> {
-        if let Json::Bool(b) = self {
-            Some(*b)
-        } else {
-            None
-        }
-    }
-}
-
-/// A JSON string literal (also a JavaScript one) for `s`.
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", u32::from(c)))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn parse_json(text: &str) -> Result<Json, String> {
-    let mut at = 0;
-    let value = json_value(text.as_bytes(), &mut at)?;
-    skip_space(text.as_bytes(), &mut at);
-    if at != text.len() {
-        return Err(format!("JSON: trailing bytes at {at}"));
-    }
-    Ok(value)
-}
-
-fn skip_space(b: &[u8], at: &mut usize) {
-    while matches!(b.get(*at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-        *at += 1;
-    }
-}
-
-/// Expect byte `want` (after white space) at `at`, and step over it.
-fn expect(b: &[u8], at: &mut usize, want: u8) -> Result<(), String> {
-    skip_space(b, at);
-    if b.get(*at) != Some(&want) {
-        return Err(format!("JSON: expected {:?} at {at}", want as char));
-    }
-    *at += 1;
-    Ok(())
-}
-
-/// After the first item of an array or object: `true` for a comma (more
-/// items), `false` for the closing bracket.
-fn more(b: &[u8], at: &mut usize, close: u8) -> Result<bool, String> {
-    skip_space(b, at);
-    *at += 1;
-    match b.get(*at - 1) {
-        Some(b',') => Ok(true),
-        Some(&c) if c == close => Ok(false),
-        _ => Err(format!("JSON: expected , or {:?} at {}", close as char, *at - 1)),
-    }
-}
-
-fn json_value(b: &[u8], at: &mut usize) -> Result<Json, String> {
-    skip_space(b, at);
-    let literal = |at: &mut usize, word: &str, value: Json| {
-        let found = b[*at..].starts_with(word.as_bytes());
-        *at += word.len();
-        if found {
-            Ok(value)
-        } else {
-            Err(format!("JSON: expected {word}"))
-        }
-    };
-    match b.get(*at) {
-        Some(b'{') => {
-            *at += 1;
-            let mut fields = Vec::new();
-            skip_space(b, at);
-            if b.get(*at) == Some(&b'}') {
-                *at += 1;
-                return Ok(Json::Obj(fields));
-            }
-            loop {
-                skip_space(b, at);
-                let key = json_string(b, at)?;
-                expect(b, at, b':')?;
-                fields.push((key, json_value(b, at)?));
-                if !more(b, at, b'}')? {
-                    return Ok(Json::Obj(fields));
-                }
-            }
-        }
-        Some(b'[') => {
-            *at += 1;
-            let mut items = Vec::new();
-            skip_space(b, at);
-            if b.get(*at) == Some(&b']') {
-                *at += 1;
-                return Ok(Json::Arr(items));
-            }
-            loop {
-                items.push(json_value(b, at)?);
-                if !more(b, at, b']')? {
-                    return Ok(Json::Arr(items));
-                }
-            }
-        }
-        Some(b'"') => Ok(Json::Str(json_string(b, at)?)),
-        Some(b't') => literal(at, "true", Json::Bool(true)),
-        Some(b'f') => literal(at, "false", Json::Bool(false)),
-        Some(b'n') => literal(at, "null", Json::Null),
-        Some(b'-' | b'0'..=b'9') => {
-            let start = *at;
-            while matches!(b.get(*at), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
-                *at += 1;
-            }
-            let number = std::str::from_utf8(&b[start..*at]).unwrap();
-            number.parse().map(Json::Num).map_err(|e| format!("JSON number {number}: {e}"))
-        }
-        _ => Err(format!("JSON: unexpected byte at {at}")),
-    }
-}
-
-fn json_string(b: &[u8], at: &mut usize) -> Result<String, String> {
-    expect(b, at, b'"')?;
-    let mut out = Vec::new();
-    loop {
-        let byte = *b.get(*at).ok_or("JSON: unterminated string")?;
-        *at += 1;
-        match byte {
-            b'"' => return String::from_utf8(out).map_err(|e| format!("JSON string: {e}")),
-            b'\\' => {
-                let escape = *b.get(*at).ok_or("JSON: unterminated string")?;
-                *at += 1;
-                let c = match escape {
-                    b'"' => '"',
-                    b'\\' => '\\',
-                    b'/' => '/',
-                    b'b' => '\u{8}',
-                    b'f' => '\u{c}',
-                    b'n' => '\n',
-                    b'r' => '\r',
-                    b't' => '\t',
-                    b'u' => {
-                        let unit = hex4(b, at)?;
-                        // Outside the BMP: a UTF-16 surrogate pair, \uD83E\uDD80.
-                        let code = if (0xD800..0xDC00).contains(&unit) {
-                            if b.get(*at..*at + 2) != Some(b"\\u") {
-                                return Err("JSON: lone high surrogate".into());
-                            }
-                            *at += 2;
-                            let low = hex4(b, at)?;
-                            if !(0xDC00..0xE000).contains(&low) {
-                                return Err("JSON: bad low surrogate".into());
-                            }
-                            0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
-                        } else {
-                            unit
-                        };
-                        char::from_u32(code).ok_or("JSON: lone surrogate")?
-                    }
-                    _ => return Err(format!("JSON: bad escape at {}", *at - 1)),
-                };
-                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-            }
-            byte => out.push(byte),
-        }
-    }
-}
-
-fn hex4(b: &[u8], at: &mut usize) -> Result<u32, String> {
-    let digits = b.get(*at..*at + 4).and_then(|d| std::str::from_utf8(d).ok()).ok_or("JSON: short \\u escape")?;
-    *at += 4;
-    u32::from_str_radix(digits, 16).map_err(|e| format!("JSON \\u escape: {e}"))
-}
-
-#[test]
-fn json_parser_reads_what_devtools_sends() {
-    let parsed =
-        parse_json(r#" {"id":3,"result":{"v":[1,-2.5e1,true,null,"a\"\u00e9\ud83e\udd80é"]},"e":{}} "#).unwrap();
-    assert_eq!(parsed.get("id").num(), Some(3.0));
-    let Json::Arr(v) = parsed.get("result").get("v") else { panic!("{parsed:?}") };
-    assert_eq!(v[1].num(), Some(-25.0));
-    assert_eq!(v[2].bool(), Some(true));
-    assert_eq!(v[3], Json::Null);
-    assert_eq!(v[4].str(), Some("a\"é🦀é"));
-    assert_eq!(parsed.get("e"), &Json::Obj(vec![]));
-    assert_eq!(parse_json(&quote("tab\t\"q\" \\ 🦀")).unwrap().str(), Some("tab\t\"q\" \\ 🦀"));
-    assert!(parse_json("{\"a\":1,}").is_err());
-    assert!(parse_json("\"\\ud83e\"").is_err());
 }
