@@ -75,9 +75,13 @@ fn main() -> std::io::Result<()> {
     });
     server.serve(|mut ws| {
         let peer = ws.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-        match echo(&mut ws)? {
-            Some(frame) => log::info!("{peer}: the peer closed with {} {:?}", frame.code.0, frame.reason),
-            None => log::info!("{peer}: the peer closed without a code (1005)"),
+        let frame = echo(&mut ws)?;
+        // At shutdown the server closes first (1001), and the peer's frame
+        // only answers it.
+        let who = if ws.closed_by_peer() == Some(false) { "the peer answered our close" } else { "the peer closed" };
+        match frame {
+            Some(frame) => log::info!("{peer}: {who} with {} {:?}", frame.code.0, frame.reason),
+            None => log::info!("{peer}: {who} without a code (1005)"),
         }
         Ok(())
     })?;
