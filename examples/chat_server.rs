@@ -784,6 +784,11 @@ fn usage(why: &str) -> ! {
     std::process::exit(2)
 }
 
+// Also loaded by the tests that include several examples as modules.
+#[allow(clippy::duplicate_mod)]
+#[path = "listen/mod.rs"]
+mod listen;
+
 fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let (mut addr, mut token, mut redis) = ("127.0.0.1:9002".to_string(), None, None);
@@ -811,7 +816,8 @@ fn main() -> std::io::Result<()> {
         Err(e) => usage(&format!("--redis {url}: {e}")),
     });
     let closed = token.is_some();
-    let server = Server::bind_with(&addr, config_with(token))?;
+    let server = Server::bind_with(&addr, config_with(token))
+        .unwrap_or_else(|e| listen::exit_on_bind_error("chat_server", &addr, &e));
     let local = server.local_addr()?;
     println!("chat server listening on ws://{local}/ (the lobby) and ws://{local}/room/NAME");
     println!("chat page: http://{local}/ (open it in two windows)");

@@ -53,10 +53,16 @@ pub fn echo(ws: &mut WebSocket) -> Result<Option<CloseFrame>, Error> {
     }
 }
 
+// Also loaded by the tests that include several examples as modules.
+#[allow(clippy::duplicate_mod)]
+#[path = "listen/mod.rs"]
+mod listen;
+
 fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_string());
-    let server = Server::bind_with(&addr, config())?;
+    let server =
+        Server::bind_with(&addr, config()).unwrap_or_else(|e| listen::exit_on_bind_error("echo_server", &addr, &e));
     let local = server.local_addr()?;
     println!("echo server listening on ws://{local}/");
     println!("demo page: http://{local}/ (devtools: Network → WS → Messages)");
