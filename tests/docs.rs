@@ -835,3 +835,31 @@ fn every_ci_file_named_exists_and_nothing_points_outside_the_repository() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[test]
+fn the_conformance_suite_runs_from_the_repository_alone() {
+    let root = root();
+    for file in [".ci/autobahn/run", ".ci/autobahn/fuzzingclient.json", ".ci/autobahn/fuzzingserver.json"] {
+        assert!(root.join(file).is_file(), "{file} is missing");
+    }
+    // One documented command per role, where a reader looks for it.
+    for page in ["README.md", "docs/13-conformance.md"] {
+        let text = read(&root.join(page));
+        for role in ["server", "client"] {
+            assert!(
+                text.contains(&format!(".ci/autobahn/run {role}")),
+                "{page} does not give `.ci/autobahn/run {role}`"
+            );
+        }
+    }
+    // The book points at the shipped specs; a copy in the text would drift.
+    let chapter = read(&root.join("docs/13-conformance.md"));
+    assert!(!chapter.contains("\"exclude-cases\""), "docs/13-conformance.md writes a spec out by hand");
+    // Sections 12 and 13 (permessage-deflate) are out unless the runner's
+    // --deflate puts them back.
+    for spec in ["fuzzingclient.json", "fuzzingserver.json"] {
+        let text = read(&root.join(".ci/autobahn").join(spec));
+        assert!(text.contains(r#""exclude-cases": ["12.*", "13.*"]"#), "{spec}: {text}");
+    }
+    assert!(read(&root.join(".ci/autobahn/run")).contains("--deflate"));
+}
