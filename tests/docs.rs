@@ -863,3 +863,36 @@ fn the_conformance_suite_runs_from_the_repository_alone() {
     }
     assert!(read(&root.join(".ci/autobahn/run")).contains("--deflate"));
 }
+
+#[test]
+fn the_book_uses_the_words_a_networking_course_uses() {
+    // A student arrives with these terms; each must be found where its
+    // chapter explains it.
+    let terms = [
+        ("02-tcp-accept.md", "three-way handshake"),
+        ("10-tcp-teardown.md", "four-way handshake"),
+        ("10-tcp-teardown.md", "four-way wave"),
+        ("10-tcp-teardown.md", "half-closed"),
+        ("10-tcp-teardown.md", "TIME-WAIT"),
+        ("10-tcp-teardown.md", "tcpdump"),
+    ];
+    for (chapter, term) in terms {
+        let text = read(&root().join("docs").join(chapter));
+        assert!(text.contains(term), "docs/{chapter} never says \"{term}\"");
+    }
+    // And chapter 10 shows a FIN that carries the ACK of the other FIN, in
+    // a capture: the reason the four-way handshake can take three segments.
+    let chapter = read(&root().join("docs/10-tcp-teardown.md"));
+    let captured = fenced_lines(&chapter).windows(2).any(|pair| {
+        let seq = |line: &str, key: &str| {
+            line.split(key)
+                .nth(1)
+                .and_then(|rest| rest.split([',', ':']).next())
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        };
+        pair[0].contains("Flags [F.]")
+            && pair[1].contains("Flags [F.]")
+            && seq(pair[0], "seq ").zip(seq(pair[1], "ack ")).is_some_and(|(fin, ack)| ack == fin + 1)
+    });
+    assert!(captured, "docs/10-tcp-teardown.md shows no captured FIN that acknowledges the other side's FIN");
+}

@@ -86,3 +86,52 @@ fn dissect_takes_the_same_forms_from_arguments_and_from_stdin() {
     assert_eq!(dissect::hex_input(&[], &mut "aé1".as_bytes()), Err("not hex: 'é'".into()));
     assert_eq!(dissect::parse_hex("810"), Err("odd number of hex digits (3)".into()));
 }
+
+/// What `examples/tcp_basics.rs` says on its second-to-last line, and
+/// chapters 2 and 10 explain: the side that sends the first FIN holds
+/// TIME-WAIT, whichever side accepted. Linux lists TIME-WAIT sockets in
+/// `/proc/net/tcp` with state `06`.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_side_that_sends_the_first_fin_holds_time_wait() {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpStream};
+    use std::time::Duration;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_port = listener.local_addr().unwrap().port();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (mut server, _) = listener.accept().unwrap();
+    for stream in [&client, &server] {
+        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    let client_port = client.local_addr().unwrap().port();
+    // As in tcp_basics: the client half-closes first, the server answers
+    // after its EOF, then sends its own FIN.
+    client.write_all(b"hello, server").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    server.read_to_end(&mut got).unwrap();
+    server.write_all(b"bye").unwrap();
+    server.shutdown(Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    client.read_to_end(&mut reply).unwrap(); // the server's FIN has arrived
+    assert_eq!((&got[..], &reply[..]), (&b"hello, server"[..], &b"bye"[..]));
+    drop(client);
+    drop(server);
+    let table = fs::read_to_string("/proc/net/tcp").unwrap();
+    let time_wait: Vec<(u16, u16)> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port = |field: &str| u16::from_str_radix(field.rsplit(':').next()?, 16).ok();
+            (fields.get(3) == Some(&"06")).then(|| Some((port(fields[1])?, port(fields[2])?))).flatten()
+        })
+        .collect();
+    assert!(
+        time_wait.contains(&(client_port, server_port)),
+        "no TIME-WAIT on the client's port {client_port} (to {server_port}): {time_wait:?}"
+    );
+    assert!(!time_wait.contains(&(server_port, client_port)), "the server holds TIME-WAIT too: {time_wait:?}");
+}
