@@ -290,8 +290,10 @@ fn the_contents_list_every_chapter() {
 fn all_pages() -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> =
         pages().into_iter().map(|(name, text)| (format!("docs/{name}"), text)).collect();
-    let mut more =
-        vec!["README.md".to_string(), "docs/teachers-guide.md".to_string(), "docs/exercises/README.md".to_string()];
+    let mut more: Vec<String> =
+        ["README.md", "docs/teachers-guide.md", "docs/teachers-answers.md", "docs/exercises/README.md"]
+            .map(String::from)
+            .to_vec();
     let mut exercises: Vec<String> = fs::read_dir(root().join("docs/exercises"))
         .expect("docs/exercises exists")
         .filter_map(|e| e.ok())
@@ -895,4 +897,72 @@ fn the_book_uses_the_words_a_networking_course_uses() {
             && seq(pair[0], "seq ").zip(seq(pair[1], "ack ")).is_some_and(|(fin, ack)| ack == fin + 1)
     });
     assert!(captured, "docs/10-tcp-teardown.md shows no captured FIN that acknowledges the other side's FIN");
+}
+
+/// The numbered items of a text that open with a bold title
+/// (`3. **Observe: a browser.** …`): (number, title without `Observe: `
+/// and the final period, lower case).
+fn numbered_titles(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let (number, rest) = line.trim_start().split_once(". **")?;
+            if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let title = rest.split("**").next()?.trim_end_matches('.');
+            Some((number.to_string(), title.trim_start_matches("Observe: ").to_lowercase()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_answer_key_answers_every_observation_of_every_chapter() {
+    let key = read(&root().join("docs/teachers-answers.md"));
+    let mut wrong = Vec::new();
+    for (n, chapter) in CHAPTERS.iter().enumerate() {
+        let text = read(&root().join("docs").join(chapter));
+        let exercises = text.split("\n## Exercises").nth(1).unwrap_or("");
+        let asked: Vec<(String, String)> = numbered_titles(exercises)
+            .into_iter()
+            .filter(|(number, _)| exercises.contains(&format!("{number}. **Observe")))
+            .collect();
+        let heading = format!("## Chapter {}:", n + 1);
+        let section = key.split(&heading).nth(1).map(|s| s.split("\n## ").next().unwrap_or(""));
+        let Some(section) = section else {
+            wrong.push(format!("docs/teachers-answers.md has no \"{heading}\""));
+            continue;
+        };
+        let answered = numbered_titles(section);
+        for question in &asked {
+            if !answered.contains(question) {
+                wrong.push(format!("docs/{chapter}: exercise {} \"{}\" has no answer", question.0, question.1));
+            }
+        }
+        for answer in &answered {
+            if !asked.contains(answer) {
+                wrong.push(format!("docs/teachers-answers.md, {heading} {} \"{}\": no such observation", answer.0, answer.1));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_teachers_guide_says_what_each_lab_needs_and_how_to_do_without_root() {
+    let guide = read(&root().join("docs/teachers-guide.md"));
+    assert!(!guide.contains("Nothing to install beyond a Rust toolchain"), "the observations need more than Rust");
+    assert!(guide.contains("](teachers-answers.md)"), "the guide does not link the answer key");
+    let headings = prose(&guide).lines().filter(|l| l.starts_with('#')).map(str::to_string).collect::<Vec<_>>();
+    for wanted in ["### What each lab needs installed", "### Without root", "### A machine shared by a class"] {
+        assert!(headings.iter().any(|h| h == wanted), "no {wanted:?} in docs/teachers-guide.md");
+    }
+    // One row of programs per lab of the lab table.
+    let needs = guide.split("### What each lab needs installed").nth(1).unwrap_or("");
+    for lab in 1..=5 {
+        assert!(needs.contains(&format!("\n| {lab} | ")), "lab {lab} has no row of programs");
+    }
+    let without_root = guide.split("### Without root").nth(1).unwrap_or("");
+    for tool in ["ws101::wire=trace", "`ss`", "strace"] {
+        assert!(without_root.contains(tool), "\"Without root\" does not say what {tool} needs");
+    }
 }
