@@ -89,14 +89,14 @@ fn wait_for(what: &str, wanted: impl Fn(&Line) -> bool) -> Line {
     }
 }
 
-/// A server with the demo page's HTTP handler: `/` is a page, any other
-/// path 404.
+/// The demo page's HTTP handler: `/` is a page, any other path 404.
+fn page_config() -> ServerConfig {
+    ServerConfig { http: Some(Arc::new(|request| single_page(request, "<!doctype html>"))), ..ServerConfig::default() }
+}
+
+/// A server with [`page_config`].
 fn page_server() -> SocketAddr {
-    let config = ServerConfig {
-        http: Some(Arc::new(|request| single_page(request, "<!doctype html>"))),
-        ..ServerConfig::default()
-    };
-    start_server(config)
+    start_server(page_config())
 }
 
 /// A plain HTTP GET of `path`; the status line and the client's address.
@@ -156,11 +156,7 @@ fn a_favicon_404_is_an_answered_request_not_a_refused_handshake() {
     let own = listener.local_addr().unwrap();
     let client = thread::spawn(move || get(own, "/favicon.ico").0);
     let (stream, _) = listener.accept().unwrap();
-    let config = ServerConfig {
-        http: Some(Arc::new(|request| single_page(request, "<!doctype html>"))),
-        ..ServerConfig::default()
-    };
-    let error = ws101::accept(stream, &config).expect_err("a plain GET opens no WebSocket");
+    let error = ws101::accept(stream, &page_config()).expect_err("a plain GET opens no WebSocket");
     assert_eq!(client.join().unwrap(), "HTTP/1.1 404 Not Found");
     let said = error.to_string();
     assert!(!said.contains("refused"), "the error of an answered plain request says {said:?}");
