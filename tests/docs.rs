@@ -940,7 +940,10 @@ fn the_answer_key_answers_every_observation_of_every_chapter() {
         }
         for answer in &answered {
             if !asked.contains(answer) {
-                wrong.push(format!("docs/teachers-answers.md, {heading} {} \"{}\": no such observation", answer.0, answer.1));
+                wrong.push(format!(
+                    "docs/teachers-answers.md, {heading} {} \"{}\": no such observation",
+                    answer.0, answer.1
+                ));
             }
         }
     }
