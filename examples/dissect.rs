@@ -2,7 +2,8 @@
 //!
 //! `cargo run --example dissect -- 81 85 37 fa 21 3d 7f 9f 4d 51 58`, or
 //! paste hex (from Wireshark's "Copy as Hex Stream", say) on stdin:
-//! `echo 818537fa213d7f9f4d5158 | cargo run --example dissect`.
+//! `echo 818537fa213d7f9f4d5158 | cargo run --example dissect`. Arguments
+//! and stdin take the same forms: `81 05`, `8105`, `0x81,0x05`, `81:05`.
 //! It prints each frame the way the wire trace does (`docs/05-frames.md`),
 //! and says which rule a malformed header breaks, with its close code.
 
@@ -15,17 +16,7 @@ use ws101::trace::{describe_payload, dissect};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let text = if args.is_empty() {
-        let mut input = String::new();
-        if std::io::stdin().read_to_string(&mut input).is_err() {
-            eprintln!("cannot read stdin");
-            std::process::exit(2);
-        }
-        input
-    } else {
-        args.join(" ")
-    };
-    let bytes = match parse_hex(&text) {
+    let bytes = match hex_input(&args, &mut std::io::stdin()) {
         Ok(bytes) => bytes,
         Err(why) => {
             eprintln!("{why}");
@@ -65,15 +56,28 @@ fn main() {
     }
 }
 
-/// Hex digits, with or without spaces, colons or `0x` prefixes.
-fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+/// The bytes to dissect: the arguments, or stdin when there are none. Both
+/// go through [`parse_hex`], so they take the same forms.
+pub fn hex_input(args: &[String], stdin: &mut dyn Read) -> Result<Vec<u8>, String> {
+    if args.is_empty() {
+        let mut input = String::new();
+        stdin.read_to_string(&mut input).map_err(|e| format!("cannot read stdin: {e}"))?;
+        parse_hex(&input)
+    } else {
+        parse_hex(&args.join(" "))
+    }
+}
+
+/// Hex digits, run together or separated by spaces, commas or colons, each
+/// group with or without a `0x` prefix.
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
     let digits: String = text
-        .split_whitespace()
-        .map(|t| t.trim_start_matches("0x"))
-        .collect::<String>()
-        .chars()
-        .filter(|c| *c != ':' && *c != ',')
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ':')
+        .map(|t| t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t))
         .collect();
+    if let Some(c) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
+        return Err(format!("not hex: {c:?}"));
+    }
     if !digits.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits ({})", digits.len()));
     }

@@ -53,10 +53,16 @@ pub fn echo(ws: &mut WebSocket) -> Result<Option<CloseFrame>, Error> {
     }
 }
 
+// Also loaded by the tests that include several examples as modules.
+#[allow(clippy::duplicate_mod)]
+#[path = "listen/mod.rs"]
+mod listen;
+
 fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9001".to_string());
-    let server = Server::bind_with(&addr, config())?;
+    let server =
+        Server::bind_with(&addr, config()).unwrap_or_else(|e| listen::exit_on_bind_error("echo_server", &addr, &e));
     let local = server.local_addr()?;
     println!("echo server listening on ws://{local}/");
     println!("demo page: http://{local}/ (devtools: Network → WS → Messages)");
@@ -75,9 +81,13 @@ fn main() -> std::io::Result<()> {
     });
     server.serve(|mut ws| {
         let peer = ws.peer_addr().map(|a| a.to_string()).unwrap_or_default();
-        match echo(&mut ws)? {
-            Some(frame) => log::info!("{peer}: the peer closed with {} {:?}", frame.code.0, frame.reason),
-            None => log::info!("{peer}: the peer closed without a code (1005)"),
+        let frame = echo(&mut ws)?;
+        // At shutdown the server closes first (1001), and the peer's frame
+        // only answers it.
+        let who = if ws.closed_by_peer() == Some(false) { "the peer answered our close" } else { "the peer closed" };
+        match frame {
+            Some(frame) => log::info!("{peer}: {who} with {} {:?}", frame.code.0, frame.reason),
+            None => log::info!("{peer}: {who} without a code (1005)"),
         }
         Ok(())
     })?;

@@ -83,6 +83,9 @@ const IDLE: Duration = Duration::from_secs(60);
 /// After our close frame, how long to wait for the peer's FIN.
 const LINGER: Duration = Duration::from_secs(2);
 
+#[path = "listen/mod.rs"]
+mod listen;
+
 fn main() -> io::Result<()> {
     let mut addr = "127.0.0.1:9101".to_string();
     let mut strict = false;
@@ -98,7 +101,7 @@ fn main() -> io::Result<()> {
     }
     let mine = if strict { [true; 10] } else { probe_pieces() };
     let _ = MINE.set(mine);
-    let listener = TcpListener::bind(&addr)?;
+    let listener = TcpListener::bind(&addr).unwrap_or_else(|e| listen::exit_on_bind_error("student_echo", &addr, &e));
     let local = listener.local_addr()?;
     println!("student echo server on ws://{local}/  (browser: http://{local}/)\n");
     if strict {

@@ -12,11 +12,14 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
+#[path = "listen/mod.rs"]
+mod listen;
+
 fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".to_string());
     // socket() + bind() + listen(): from now on the kernel answers SYNs on
     // this port by itself, and queues finished connections (the backlog).
-    let listener = TcpListener::bind(&addr)?;
+    let listener = TcpListener::bind(&addr).unwrap_or_else(|e| listen::exit_on_bind_error("tcp_basics", &addr, &e));
     let addr = listener.local_addr()?;
     println!("server: listening on {addr} (socket, bind, listen)");
 

@@ -138,6 +138,12 @@ impl Shared {
     pub(crate) fn aborted(&self) -> bool {
         self.aborted.load(Ordering::Acquire)
     }
+
+    /// The peer's address as the log lines name it, `127.0.0.1:44384` (as
+    /// the server's own lines do), or `?` when the socket could not say.
+    pub(crate) fn who(&self) -> String {
+        self.peer.map_or_else(|| "?".to_string(), |peer| peer.to_string())
+    }
 }
 
 /// The write side, behind the mutex.
@@ -309,6 +315,11 @@ impl WebSocket {
     /// The browser API's `readyState`.
     pub fn ready_state(&self) -> ReadyState {
         self.writer.ready_state()
+    }
+
+    /// Who started the closing handshake; see [`Reader::closed_by_peer`].
+    pub fn closed_by_peer(&self) -> Option<bool> {
+        self.reader.closed_by_peer()
     }
 
     /// The subprotocol chosen in the handshake, if any (the browser API's
@@ -784,7 +795,7 @@ impl Writer {
         if self.shared.aborted() {
             Error::Aborted
         } else if would_block(&e) {
-            log::info!("{:?}: a frame was not sent within the write timeout; closing", self.shared.peer);
+            log::info!("{}: a frame was not sent within the write timeout; closing", self.shared.who());
             Error::WriteTimeout
         } else {
             Error::Io(e)

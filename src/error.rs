@@ -17,6 +17,10 @@ use std::io;
 use crate::close::CloseCode;
 use crate::http::Response;
 
+/// The `reason` of the [`Error::Handshake`] that ends a plain HTTP request
+/// the server answered: no WebSocket was asked for, and none was refused.
+pub const PLAIN_HTTP_ANSWERED: &str = "plain HTTP request answered";
+
 /// Everything that can go wrong on a WebSocket connection.
 #[derive(Debug)]
 pub enum Error {
@@ -29,7 +33,9 @@ pub enum Error {
     /// 1009).
     TooBig(&'static str),
     /// The peer's opening handshake was refused; the server answers with
-    /// this HTTP status and closes.
+    /// this HTTP status and closes. A plain HTTP request (no `Upgrade:
+    /// websocket`) answered by the server's HTTP handler ends the same way,
+    /// with the handler's status and the reason [`PLAIN_HTTP_ANSWERED`].
     Handshake {
         /// HTTP status: 400, 403, 426, 431, …
         status: u16,
@@ -142,6 +148,9 @@ impl fmt::Display for Error {
             Error::Protocol(why) => write!(f, "protocol error: {why}"),
             Error::InvalidUtf8(why) => write!(f, "invalid UTF-8: {why}"),
             Error::TooBig(why) => write!(f, "too big: {why}"),
+            Error::Handshake { status, reason } if *reason == PLAIN_HTTP_ANSWERED => {
+                write!(f, "not a WebSocket request: a plain HTTP request, answered with HTTP {status}")
+            }
             Error::Handshake { status, reason } => {
                 write!(f, "handshake refused with HTTP {status}: {reason}")
             }

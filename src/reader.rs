@@ -51,6 +51,9 @@ pub struct Reader {
     ping: Option<([u8; 8], Instant)>,
     pings_sent: u64,
     close_received: bool,
+    /// Once a close frame has arrived: did it start the closing handshake
+    /// (true), or answer ours (false)?
+    peer_closed_first: Option<bool>,
     close_deadline: Option<Instant>,
     /// When bytes last arrived, for the keepalive interval.
     last_heard: Instant,
@@ -85,6 +88,7 @@ impl Reader {
             ping: None,
             pings_sent: 0,
             close_received: false,
+            peer_closed_first: None,
             close_deadline: None,
             last_heard: Instant::now(),
             timeout_set: None, // unknown: set on the first read
@@ -264,6 +268,16 @@ impl Reader {
         self.writer.clone()
     }
 
+    /// Who started the closing handshake, once the peer's close frame has
+    /// arrived: `Some(true)` when the peer closed and this end answered,
+    /// `Some(false)` when this end closed first (a `close`, a server's 1001
+    /// at shutdown) and the peer's frame was the answer; `None` before any
+    /// close frame arrived. The code in an answer is usually the one sent
+    /// (§5.5.1), so a log line should not call it the peer's choice.
+    pub fn closed_by_peer(&self) -> Option<bool> {
+        self.peer_closed_first
+    }
+
     /// Read more bytes from the socket (`frame_len`: as in `fill_buffer`),
     /// running the timers when the read times out, and waiting no later
     /// than `deadline`.
@@ -278,7 +292,7 @@ impl Reader {
             Err(_) if self.writer.shared.aborted() => Err(Error::Aborted),
             Err(e @ (Error::Io(_) | Error::ConnectionLost)) => {
                 // RFC 6455 §7.1.5: TCP closed with no close frame: 1006.
-                log::debug!("{:?}: {e}", self.writer.shared.peer);
+                log::debug!("{}: {e}", self.writer.shared.who());
                 self.writer.shared.state.store(CLOSED, Ordering::Release);
                 let _ = self.writer.shared.stream.shutdown(Shutdown::Both);
                 Err(e)
@@ -339,6 +353,10 @@ impl Reader {
             // A pong answering our keepalive ping: the peer is alive.
             Message::Pong(data) if self.ping.is_some_and(|(sent, _)| sent[..] == data[..]) => self.ping = None,
             Message::Close(frame) => {
+                // Asked under the writer's lock, which a close being sent
+                // holds until it is recorded: an answer to it cannot be
+                // read before.
+                self.peer_closed_first = Some(!self.writer.close_was_sent());
                 self.close_received = true;
                 let _ = self.writer.shared.state.compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire);
                 // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and
@@ -440,7 +458,7 @@ impl Reader {
             // Closing: no more pings; the close deadline is all that counts
             // (arm_timer sets it if another thread sent the close).
             if self.close_deadline.is_some_and(|d| now >= d) {
-                log::info!("{:?}: no close from the peer within the close timeout", self.writer.shared.peer);
+                log::info!("{}: no close from the peer within the close timeout", self.writer.shared.who());
                 let _ = self.writer.shared.stream.shutdown(Shutdown::Both);
                 self.writer.shared.state.store(CLOSED, Ordering::Release);
                 return Err(Error::CloseTimeout);
@@ -530,7 +548,7 @@ pub(crate) fn drain(mut stream: &TcpStream, timeout: Duration, timeout_set: Opti
 
 /// The body of `Reader::fail`, on the fields it needs.
 fn fail(writer: &Writer, close_timeout: Duration, timeout_set: Option<Duration>, error: Error) -> Error {
-    log::info!("{:?}: failing the connection: {error}", writer.shared.peer);
+    log::info!("{}: failing the connection: {error}", writer.shared.who());
     if let Reply::Close(code) = error.reply() {
         let _ = writer.send_close(Some(&CloseFrame { code, reason: String::new() }));
     }

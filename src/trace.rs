@@ -42,10 +42,17 @@ pub const RECEIVED: Observer = Observer { header: frame_received, payload: paylo
 
 /// Trace an HTTP head of the opening handshake, line by line.
 pub fn handshake(arrow: &str, what: &str, head: &[u8]) {
+    http(arrow, &format!("opening handshake {what}"), head);
+}
+
+/// Trace an HTTP head, line by line, under `what`: a plain HTTP request
+/// (one without `Upgrade: websocket`) and its answer are no opening
+/// handshake, and are not called one.
+pub fn http(arrow: &str, what: &str, head: &[u8]) {
     if enabled() {
         let text = String::from_utf8_lossy(head);
         let lines: Vec<String> = text.trim_end().lines().map(|l| format!("   {l}")).collect();
-        log::trace!(target: TARGET, "{arrow} opening handshake {what}\n{}", lines.join("\n"));
+        log::trace!(target: TARGET, "{arrow} {what}\n{}", lines.join("\n"));
     }
 }
 

@@ -252,7 +252,11 @@ fn read_request_from(
         }
     };
     log::debug!("request: {} {}", request.method, request.target);
-    trace::handshake("<<", "request (RFC 6455 §4.1, §4.2.1)", &buf[..used]);
+    if crate::handshake::is_upgrade_request(&request) {
+        trace::handshake("<<", "request (RFC 6455 §4.1, §4.2.1)", &buf[..used]);
+    } else {
+        trace::http("<<", "HTTP request, not an upgrade (no Upgrade: websocket)", &buf[..used]);
+    }
     Ok(Incoming { request, peer, stream, buf, used, end })
 }
 
@@ -262,17 +266,21 @@ fn read_request_from(
 pub fn accept_request(incoming: Incoming, config: &ServerConfig) -> Result<WebSocket, Error> {
     let Incoming { request, peer, mut stream, buf, used, end } = incoming;
     let linger = config.options.close_timeout.min(Duration::from_secs(2));
+    let upgrade_asked = crate::handshake::is_upgrade_request(&request);
     let who = peer.map(|p| p.to_string()).unwrap_or_default();
 
-    if !crate::handshake::is_upgrade_request(&request) {
+    if !upgrade_asked {
         if let Some(http) = &config.http {
             let response = http(&request).unwrap_or_else(|| Response::new(404).with_text("not found\n"));
             let response = checked(response, &who);
             log::info!("{who}: {} {} → {}", request.method, request.target, response.status);
+            if trace::enabled() {
+                trace::http(">>", "HTTP response (its body not shown)", &response.to_bytes(false));
+            }
             // RFC 9110 §9.3.2: the answer to HEAD is the answer to GET without its body.
             let _ = stream.write_all(&response.to_bytes(request.method != "HEAD"));
             close_gently(&mut stream, linger);
-            return Err(Error::Handshake { status: response.status, reason: "plain HTTP request answered" });
+            return Err(Error::Handshake { status: response.status, reason: crate::error::PLAIN_HTTP_ANSWERED });
         }
     }
     let offer = match read_offer(&request) {
@@ -341,7 +349,8 @@ impl ServerConfig {
         let origin = request.headers.get("Origin");
         let authority = request.authority().unwrap_or_default();
         if !self.origins.allows(origin, authority) {
-            log::info!("refusing Origin {origin:?} for Host {authority:?}");
+            let who = upgrade.peer.map(|p| p.to_string()).unwrap_or_default();
+            log::info!("{who}: refusing Origin {:?} for Host {authority:?}", origin.unwrap_or_default());
             return Decision::Refuse(refusal_response(403, "Origin not allowed (RFC 6455 §10.2)"));
         }
         let protocol = choose_protocol(&upgrade.offer.protocols, &self.subprotocols);

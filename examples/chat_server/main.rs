@@ -74,6 +74,11 @@
 mod backplane;
 mod rooms;
 
+// Also loaded by the tests that include several examples as modules.
+#[allow(clippy::duplicate_mod)]
+#[path = "../listen/mod.rs"]
+mod listen;
+
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
@@ -297,7 +302,8 @@ fn main() -> std::io::Result<()> {
         Err(e) => usage(&format!("--redis {url}: {e}")),
     });
     let closed = token.is_some();
-    let server = Server::bind_with(&addr, config_with(token))?;
+    let server = Server::bind_with(&addr, config_with(token))
+        .unwrap_or_else(|e| listen::exit_on_bind_error("chat_server", &addr, &e));
     let local = server.local_addr()?;
     println!("chat server listening on ws://{local}/ (the lobby) and ws://{local}/room/NAME");
     println!("chat page: http://{local}/ (open it in two windows)");
