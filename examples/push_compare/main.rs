@@ -61,6 +61,11 @@ pub mod sse;
 pub mod websocket;
 pub mod wire;
 
+// Also loaded by the tests that include several examples as modules.
+#[allow(clippy::duplicate_mod)]
+#[path = "../listen/mod.rs"]
+mod listen;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,8 +126,8 @@ fn run(args: Vec<String>) -> Result<(), String> {
     if measure {
         return measure_and_print(&plan, sweep);
     }
-    let running =
-        server::start(&addr, Arc::new(App::new(settings))).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let running = server::start(&addr, Arc::new(App::new(settings)))
+        .unwrap_or_else(|e| listen::exit_on_bind_error("push_compare", &addr, &e));
     println!("push_compare: open http://{}/ ({} messages a second of {} bytes)", running.addr, plan.rate, plan.size);
     feed::schedule(&running.app.feed, plan.rate, plan.size, None, plan.seed);
     Ok(())

@@ -78,8 +78,9 @@ pub fn serve(stream: &TcpStream, request: &Request, client: &Client, app: &App) 
         if batch.is_empty() {
             events = ":\n\n".into(); // a comment: a heartbeat
         }
-        out.write_all(events.as_bytes())?;
+        // Counted first, as in `polling::reply`.
         client.meter.delivered(batch.len());
+        out.write_all(events.as_bytes())?;
         after = batch.last().map_or(after, |m| m.id);
     }
     Ok(())

@@ -154,11 +154,12 @@ fn pump(writer: &Writer, mut after: u64, client: &Client, app: &App, done: &Atom
     while !app.feed.is_closed() && !done.load(Ordering::Relaxed) {
         let batch = app.feed.wait_after(after, Duration::from_secs(3600), &|| done.load(Ordering::Relaxed));
         for message in batch {
+            // Counted first, as in `polling::reply`.
+            client.meter.wrote(frame_len(message.text.len(), false));
+            client.meter.delivered(1);
             if writer.send_text(&message.text).is_err() {
                 return;
             }
-            client.meter.wrote(frame_len(message.text.len(), false));
-            client.meter.delivered(1);
             after = message.id;
         }
     }
