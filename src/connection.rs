@@ -129,6 +129,8 @@ pub(crate) struct Out {
     deflate: Option<(Agreed, Deflate)>,
     deflater: Option<Deflater>,
     compressed: Vec<u8>,
+    /// [`WebSocket::observe_frames`]: told of every frame written.
+    frames: Option<trace::FrameObserver>,
 }
 
 impl Out {
@@ -186,6 +188,7 @@ impl WebSocket {
             deflate: negotiated.deflate,
             deflater: None,
             compressed: Vec::new(),
+            frames: None,
         };
         let shared = Arc::new(Shared {
             stream,
@@ -322,6 +325,19 @@ impl WebSocket {
 
     pub(crate) fn set_response(&mut self, response: Response) {
         self.response = Some(response);
+    }
+
+    /// Have `observer` called with every frame of this connection, read or
+    /// written, as it crossed the wire: header bytes and payload (masked if
+    /// it was, compressed if it was), from the thread that read or wrote
+    /// it. Call it before the first read (first thing in a server's
+    /// handler): received frames are cut from the bytes read from then on.
+    /// Without an observer, a connection pays one branch per read and per
+    /// frame sent (`src/trace.rs`).
+    pub fn observe_frames(&mut self, observer: trace::FrameObserver) -> Result<(), Error> {
+        self.writer.lock()?.frames = Some(observer.clone());
+        self.reader.observe_frames(observer);
+        Ok(())
     }
 }
 
@@ -603,6 +619,9 @@ impl Writer {
             } else {
                 Error::Io(e)
             });
+        }
+        if let Some(frames) = &out.frames {
+            frames.sent(&head[..n], payload);
         }
         if opcode == Opcode::Close {
             out.close_sent = Some(Instant::now());
