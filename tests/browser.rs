@@ -368,6 +368,57 @@ fn chromium_inspect_view_draws_the_frames_the_server_read_and_wrote() {
     std::fs::write(target.join(format!("{name}-two-frames.png")), png).unwrap();
 }
 
+/// The inspect view is opt-in: an echo connection at `/` (Autobahn's URL)
+/// or naming no open inspect socket is not observed, and echoes the same.
+/// Shown by order, not by waiting for nothing: the inspect socket's first
+/// message after its hello is about the connection that named it, which
+/// opened after the plain ones had echoed.
+#[test]
+fn inspect_reports_only_the_connections_that_ask_and_the_echo_is_unchanged() {
+    let server = start(echo_server::config(), |mut ws| {
+        if echo_server::inspect(&mut ws)? {
+            return Ok(());
+        }
+        echo_server::echo(&mut ws).map(drop)
+    });
+    let url = |path: &str| format!("ws://{}{path}", server.addr);
+    let mut inspector = ws101::connect(&url("/inspect")).unwrap();
+    let hello = match inspector.read().unwrap() {
+        Message::Text(text) => parse_json(&text).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(hello.get("type").str(), Some("hello"));
+    let id = hello.get("id").num().unwrap() as u64;
+    for path in ["/".to_string(), "/?inspect=0".to_string(), format!("/?inspect={}", id + 1000)] {
+        let mut plain = ws101::connect(&url(&path)).unwrap();
+        plain.send(Message::Text("plain".into())).unwrap();
+        assert_eq!(plain.read().unwrap(), Message::Text("plain".into()), "{path}");
+        plain.close(CloseCode::NORMAL, "").unwrap();
+    }
+    // Without permessage-deflate, so that the payload on the wire is the
+    // text itself, in both builds.
+    let config = ClientConfig { deflate: None, ..ClientConfig::default() };
+    let mut watched = ws101::connect_with(&url(&format!("/?inspect={id}")), &config).unwrap();
+    watched.send(Message::Text("Hello".into())).unwrap();
+    assert_eq!(watched.read().unwrap(), Message::Text("Hello".into()));
+    let mut next = || match inspector.read().unwrap() {
+        Message::Text(text) => parse_json(&text).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let watching = next();
+    assert_eq!(watching.get("type").str(), Some("watching"), "{watching:?}");
+    assert_eq!(watching.get("target").str(), Some(format!("/?inspect={id}").as_str()));
+    // The frame the server read, masked as the client sent it, then the
+    // echo it wrote: "Hello" in both, 81 05 unmasked.
+    let read = next();
+    assert_eq!((read.get("dir").str(), read.get("length").num()), (Some("received"), Some(5.0)));
+    assert!(read.get("header").str().unwrap().starts_with("8185"), "{read:?}");
+    assert_ne!(read.get("payload").str(), Some("48656c6c6f"), "masked on the wire");
+    let wrote = next();
+    assert_eq!(wrote.get("dir").str(), Some("sent"));
+    assert_eq!((wrote.get("header").str(), wrote.get("payload").str()), (Some("8105"), Some("48656c6c6f")));
+}
+
 /// Defines `until(needle)`, which waits for a chat line containing `needle`
 /// and returns the page's name, and `say(text)`, which types and sends.
 const CHAT_PRELUDE: &str = r#"
