@@ -21,8 +21,9 @@ use student_echo::{Echo, Pieces, Validate};
 
 #[path = "exercises/mistakes/ex01_guid_swapped.rs"]
 mod ex01_guid_swapped;
-#[path = "exercises/mistakes/ex04_long_control.rs"]
-mod ex04_long_control;
+#[path = "exercises/mistakes/ex04_wrong.rs"]
+#[allow(dead_code)] // its other slip is for the checker
+mod ex04_wrong;
 #[path = "exercises/mistakes/ex06_no_modulo.rs"]
 mod ex06_no_modulo;
 #[path = "exercises/mistakes/ex08_overlong.rs"]
@@ -202,7 +203,7 @@ fn a_wrong_accept_key_is_logged_with_both_keys_and_exercise_01() {
 fn a_buggy_04_control_frame_rule_shows_as_04() {
     let mut pieces = Pieces::stand_ins();
     pieces.mine[4] = true;
-    pieces.parse_header = ex04_long_control::parse_header;
+    pieces.parse_header = ex04_wrong::long_control;
     let mut server = serve(pieces);
     let mut client = connect(server.addr);
     let ping = [b'p'; 126];
@@ -249,7 +250,7 @@ fn a_buggy_09_close_code_rule_shows_as_09() {
 fn a_students_piece_that_fails_the_connection_is_named_with_its_rule() {
     let mut pieces = Pieces::stand_ins();
     pieces.mine[4] = true;
-    pieces.parse_header = ex04_long_control::parse_header;
+    pieces.parse_header = ex04_wrong::long_control;
     let mut server = serve(pieces);
     let mut client = connect(server.addr);
     client.send(0xC1, b"x"); // RSV1 set, nothing negotiated

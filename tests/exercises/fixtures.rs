@@ -12,10 +12,8 @@ use ws101::utf8::InvalidUtf8;
 mod ex01_delegates;
 #[path = "mistakes/ex01_guid_swapped.rs"]
 mod ex01_guid_swapped;
-#[path = "mistakes/ex04_little_endian_64.rs"]
-mod ex04_little_endian_64;
-#[path = "mistakes/ex04_long_control.rs"]
-mod ex04_long_control;
+#[path = "mistakes/ex04_wrong.rs"]
+mod ex04_wrong;
 #[path = "mistakes/ex06_no_modulo.rs"]
 mod ex06_no_modulo;
 #[path = "mistakes/ex07_control_resets.rs"]
@@ -69,14 +67,14 @@ impl ex01::Ex01 for Delegates {
 pub struct LittleEndian64;
 impl ex04::Ex04 for LittleEndian64 {
     fn parse_header(buf: &[u8]) -> Result<Parsed<FrameHeader>, &'static str> {
-        ex04_little_endian_64::parse_header(buf)
+        ex04_wrong::little_endian_64(buf)
     }
 }
 
 pub struct LongControl;
 impl ex04::Ex04 for LongControl {
     fn parse_header(buf: &[u8]) -> Result<Parsed<FrameHeader>, &'static str> {
-        ex04_long_control::parse_header(buf)
+        ex04_wrong::long_control(buf)
     }
 }
 
@@ -119,81 +117,48 @@ impl ex09::Ex09 for Accepts1005 {
     }
 }
 
+/// A [`Wrong`] solution of exercise `$ex`, through the adapter `$imp`, in
+/// the file `$file`, with the words the first line of its report must have.
+macro_rules! wrong {
+    ($ex:ident, $imp:ty, $file:literal, $words:expr) => {
+        (
+            Wrong {
+                exercise: &$ex::EXERCISE,
+                checks: $ex::checks::<$imp>(),
+                mistakes: $ex::mistakes::<$imp>(),
+                source: source!($file),
+            },
+            $words,
+        )
+    };
+}
+
 /// Every wrong solution, with the words its report's first line must have.
 pub fn all() -> Vec<(Wrong, &'static str)> {
     vec![
-        (
-            Wrong {
-                exercise: &ex01::EXERCISE,
-                checks: ex01::checks::<GuidSwapped>(),
-                mistakes: ex01::mistakes::<GuidSwapped>(),
-                source: source!("ex01_guid_swapped.rs"),
-            },
-            "likely mistake: the GUID has a typo",
-        ),
-        (
-            Wrong {
-                exercise: &ex01::EXERCISE,
-                checks: ex01::checks::<Delegates>(),
-                mistakes: ex01::mistakes::<Delegates>(),
-                source: source!("ex01_delegates.rs"),
-            },
+        wrong!(ex01, GuidSwapped, "ex01_guid_swapped.rs", "likely mistake: the GUID has a typo"),
+        wrong!(
+            ex01,
+            Delegates,
+            "ex01_delegates.rs",
             "likely mistake: it calls the crate's own implementation (line 8: `hs::accept_key`, which is \
-             ws101::handshake::accept_key)",
+             ws101::handshake::accept_key)"
         ),
-        (
-            Wrong {
-                exercise: &ex04::EXERCISE,
-                checks: ex04::checks::<LittleEndian64>(),
-                mistakes: ex04::mistakes::<LittleEndian64>(),
-                source: source!("ex04_little_endian_64.rs"),
-            },
-            "likely mistake: the 64-bit length is read little-endian",
+        wrong!(ex04, LittleEndian64, "ex04_wrong.rs", "likely mistake: the 64-bit length is read little-endian"),
+        wrong!(ex04, LongControl, "ex04_wrong.rs", "likely mistake: control frames longer than 125 bytes are accepted"),
+        wrong!(ex06, NoModulo, "ex06_no_modulo.rs", "likely mistake: the key index is not taken modulo 4"),
+        wrong!(
+            ex07,
+            ControlResets,
+            "ex07_control_resets.rs",
+            "likely mistake: a control frame in the middle of a message ends or resets the message"
         ),
-        (
-            Wrong {
-                exercise: &ex04::EXERCISE,
-                checks: ex04::checks::<LongControl>(),
-                mistakes: ex04::mistakes::<LongControl>(),
-                source: source!("ex04_long_control.rs"),
-            },
-            "likely mistake: control frames longer than 125 bytes are accepted",
-        ),
-        (
-            Wrong {
-                exercise: &ex06::EXERCISE,
-                checks: ex06::checks::<NoModulo>(),
-                mistakes: ex06::mistakes::<NoModulo>(),
-                source: source!("ex06_no_modulo.rs"),
-            },
-            "likely mistake: the key index is not taken modulo 4",
-        ),
-        (
-            Wrong {
-                exercise: &ex07::EXERCISE,
-                checks: ex07::checks::<ControlResets>(),
-                mistakes: ex07::mistakes::<ControlResets>(),
-                source: source!("ex07_control_resets.rs"),
-            },
-            "likely mistake: a control frame in the middle of a message ends or resets the message",
-        ),
-        (
-            Wrong {
-                exercise: &ex08::EXERCISE,
-                checks: ex08::checks::<Overlong>(),
-                mistakes: ex08::mistakes::<Overlong>(),
-                source: source!("ex08_overlong.rs"),
-            },
-            "likely mistake: overlong two-byte forms (c0, c1) are accepted",
-        ),
-        (
-            Wrong {
-                exercise: &ex09::EXERCISE,
-                checks: ex09::checks::<Accepts1005>(),
-                mistakes: ex09::mistakes::<Accepts1005>(),
-                source: source!("ex09_accepts_1005.rs"),
-            },
-            "likely mistake: 1005, 1006 or 1015 is accepted from the wire",
+        wrong!(ex08, Overlong, "ex08_overlong.rs", "likely mistake: overlong two-byte forms (c0, c1) are accepted"),
+        wrong!(
+            ex09,
+            Accepts1005,
+            "ex09_accepts_1005.rs",
+            "likely mistake: 1005, 1006 or 1015 is accepted from the wire"
         ),
     ]
 }
