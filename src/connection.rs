@@ -164,6 +164,8 @@ pub(crate) struct Out {
     /// The rest of a frame that [`Writer::try_send_text`] began but the
     /// socket would not take at once: it goes out before any other frame.
     held: Vec<u8>,
+    /// [`WebSocket::observe_frames`]: told of every frame written.
+    frames: Option<trace::FrameObserver>,
 }
 
 impl Out {
@@ -222,6 +224,7 @@ impl WebSocket {
             deflater: None,
             compressed: Vec::new(),
             held: Vec::new(),
+            frames: None,
         };
         // The socket's own send timeout is one tick, and the write timeout
         // is kept in user space (`write_all_before`): so a try
@@ -368,6 +371,19 @@ impl WebSocket {
 
     pub(crate) fn set_response(&mut self, response: Response) {
         self.response = Some(response);
+    }
+
+    /// Have `observer` called with every frame of this connection, read or
+    /// written, as it crossed the wire: header bytes and payload (masked if
+    /// it was, compressed if it was), from the thread that read or wrote
+    /// it. Call it before the first read (first thing in a server's
+    /// handler): received frames are cut from the bytes read from then on.
+    /// Without an observer, a connection pays one branch per read and per
+    /// frame sent (`src/trace.rs`).
+    pub fn observe_frames(&mut self, observer: trace::FrameObserver) -> Result<(), Error> {
+        self.writer.lock()?.frames = Some(observer.clone());
+        self.reader.observe_frames(observer);
+        Ok(())
     }
 }
 
@@ -685,6 +701,9 @@ impl Writer {
             }
         };
         result.map_err(|e| self.cut_short(e))?;
+        if let Some(frames) = &out.frames {
+            frames.sent(&head[..n], payload);
+        }
         if opcode == Opcode::Close {
             out.close_sent = Some(Instant::now());
             let _ = self.shared.state.compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire);
@@ -697,7 +716,19 @@ impl Writer {
     /// uncompressed frame, which is then not sent at all.
     fn try_write_frame(&self, out: &mut Out, opcode: Opcode, payload: &[u8], rsv: u8) -> Result<TrySend, Error> {
         self.check_frame(out, opcode, payload)?;
-        let Encoded { head, n, mask } = self.encode(out, true, opcode, payload, rsv)?;
+        let encoded = self.encode(out, true, opcode, payload, rsv)?;
+        let (head, n) = (encoded.head, encoded.n);
+        let done = self.try_write_encoded(out, encoded, payload, rsv)?;
+        // Taken (whole, or its rest held): the frame is on the wire's way.
+        if let (Some(frames), TrySend::Sent | TrySend::Held) = (&out.frames, done) {
+            frames.sent(&head[..n], payload);
+        }
+        Ok(done)
+    }
+
+    /// The system call of [`try_write_frame`](Self::try_write_frame).
+    fn try_write_encoded(&self, out: &mut Out, encoded: Encoded, payload: &[u8], rsv: u8) -> Result<TrySend, Error> {
+        let Encoded { head, n, mask } = encoded;
         if let Some(key) = mask {
             // A client's frame: masked into the held buffer first, and
             // written from there (a masked copy is made for every send).

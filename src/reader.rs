@@ -58,6 +58,9 @@ pub struct Reader {
     /// When bytes last arrived, for the keepalive interval.
     last_heard: Instant,
     timeout_set: Option<Duration>,
+    /// [`WebSocket::observe_frames`](crate::WebSocket::observe_frames): the
+    /// bytes read, cut into frames for the observer.
+    frames: Option<trace::FrameTap>,
 }
 
 impl Reader {
@@ -92,6 +95,7 @@ impl Reader {
             close_deadline: None,
             last_heard: Instant::now(),
             timeout_set: None, // unknown: set on the first read
+            frames: None,
         }
     }
 
@@ -263,6 +267,15 @@ impl Reader {
         }
     }
 
+    /// Report every frame read from now on to `observer`, starting with
+    /// the bytes already read and not used (see
+    /// [`WebSocket::observe_frames`](crate::WebSocket::observe_frames)).
+    pub(crate) fn observe_frames(&mut self, observer: trace::FrameObserver) {
+        let mut tap = trace::FrameTap::new(observer);
+        tap.received(&self.buf[self.start..self.end]);
+        self.frames = Some(tap);
+    }
+
     /// The writer of this connection.
     pub fn writer(&self) -> Writer {
         self.writer.clone()
@@ -319,6 +332,9 @@ impl Reader {
             return Err(Error::ConnectionLost);
         }
         self.end += n;
+        if let Some(tap) = &mut self.frames {
+            tap.received(&self.buf[self.end - n..self.end]);
+        }
         self.last_heard = Instant::now();
         // The read took all the room there was: more is probably waiting.
         if self.end == self.buf.len() && self.buf.len() < READ_BUFFER_MAX {

@@ -20,9 +20,20 @@
 //! these functions with values the pure core returns; the core logs
 //! nothing. Formatting happens only when the log target is enabled, so the
 //! cost is one check per frame otherwise.
+//!
+//! An application can also watch one connection's frames itself: a
+//! [`FrameObserver`] given to
+//! [`WebSocket::observe_frames`](crate::WebSocket::observe_frames) is
+//! called with each frame's header bytes and payload exactly as they
+//! crossed the wire, both ways (the echo example's inspect view draws them
+//! in the browser). Unset, it costs one branch per socket read and per frame
+//! sent.
 
-use crate::frame::{FrameHeader, LEN_16, LEN_64, LEN_MASK};
+use std::sync::Arc;
+
+use crate::frame::{FrameHeader, LEN_16, LEN_64, LEN_MASK, MASK_BIT};
 use crate::handshake::WEBSOCKET_GUID;
+use crate::mask::apply_mask;
 use crate::message::Observer;
 
 /// The log target of the wire trace.
@@ -173,6 +184,114 @@ pub fn describe_payload(arrow: &str, header: &FrameHeader, payload: &[u8]) -> St
     }
 }
 
+/// Which way a frame crossed the wire, seen from this end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Read from the peer.
+    Received,
+    /// Written to the peer.
+    Sent,
+}
+
+/// One frame as it crossed the wire: its header's bytes and its payload's,
+/// exactly as they were read or written (masked if the frame was masked,
+/// compressed if it was compressed).
+#[derive(Debug, Clone, Copy)]
+pub struct WireFrame<'a> {
+    /// Read or written.
+    pub direction: Direction,
+    /// The 2 to 14 header bytes (§5.2).
+    pub header: &'a [u8],
+    /// The payload bytes as on the wire.
+    pub payload: &'a [u8],
+}
+
+/// A function called with every frame of one connection, from the thread
+/// that read or wrote it. It runs while the frame's sender holds the
+/// connection's write lock, so it should be quick (copy, or hand the bytes
+/// to another connection's [`Writer`](crate::Writer)).
+#[derive(Clone)]
+pub struct FrameObserver(Arc<dyn Fn(&WireFrame<'_>) + Send + Sync>);
+
+impl FrameObserver {
+    /// An observer calling `f`.
+    pub fn new(f: impl Fn(&WireFrame<'_>) + Send + Sync + 'static) -> FrameObserver {
+        FrameObserver(Arc::new(f))
+    }
+
+    /// A frame this end wrote: `payload` as the caller gave it, masked here
+    /// (in a copy) when the header says the frame was, as the writer did.
+    pub(crate) fn sent(&self, header: &[u8], payload: &[u8]) {
+        let key = match header {
+            [_, b1, ..] if b1 & MASK_BIT != 0 => header[header.len() - 4..].try_into().ok(),
+            _ => None,
+        };
+        match key {
+            Some(key) => {
+                let mut masked = payload.to_vec();
+                apply_mask(&mut masked, key, 0);
+                (self.0)(&WireFrame { direction: Direction::Sent, header, payload: &masked });
+            }
+            None => (self.0)(&WireFrame { direction: Direction::Sent, header, payload }),
+        }
+    }
+}
+
+impl std::fmt::Debug for FrameObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FrameObserver")
+    }
+}
+
+/// Cuts the bytes a connection reads into frames for a [`FrameObserver`].
+/// It reads only the §5.2 layout and checks no rule (the receiver does, and
+/// fails the connection); a frame is reported once all of it has arrived.
+#[derive(Debug)]
+pub(crate) struct FrameTap {
+    observer: FrameObserver,
+    /// Bytes of the frame (or frames) not whole yet.
+    pending: Vec<u8>,
+}
+
+impl FrameTap {
+    pub(crate) fn new(observer: FrameObserver) -> FrameTap {
+        FrameTap { observer, pending: Vec::new() }
+    }
+
+    /// `bytes` were just read from the socket.
+    pub(crate) fn received(&mut self, bytes: &[u8]) {
+        self.pending.extend_from_slice(bytes);
+        let mut start = 0;
+        while let Some((header, payload)) = frame_extent(&self.pending[start..]) {
+            let Some(end) = (start + header).checked_add(payload).filter(|&end| end <= self.pending.len()) else {
+                break;
+            };
+            let frame = WireFrame {
+                direction: Direction::Received,
+                header: &self.pending[start..start + header],
+                payload: &self.pending[start + header..end],
+            };
+            (self.observer.0)(&frame);
+            start = end;
+        }
+        self.pending.drain(..start);
+    }
+}
+
+/// The header length and payload length of the frame at the start of
+/// `buf`, once its header is whole (§5.2: 2 bytes, then 2 or 8 of extended
+/// length, then 4 of masking key).
+fn frame_extent(buf: &[u8]) -> Option<(usize, usize)> {
+    let [_, b1, ..] = *buf else { return None };
+    let (ext, len) = match b1 & LEN_MASK {
+        LEN_16 => (2, u64::from(u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?))),
+        LEN_64 => (8, u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?)),
+        n => (0, u64::from(n)),
+    };
+    let header = 2 + ext + if b1 & MASK_BIT != 0 { 4 } else { 0 };
+    (buf.len() >= header).then_some((header, usize::try_from(len).unwrap_or(usize::MAX)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +313,53 @@ mod tests {
         );
         let close = describe_payload("<<", &header(Opcode::Close), &[0x03, 0xe8, b'o', b'k']);
         assert_eq!(close, "<< payload: close code 1000, reason \"ok\" (RFC 6455 §5.5.1, §7.4)");
+    }
+
+    /// The §5.7 frames, read in pieces of every size: each is reported once,
+    /// whole, with its bytes as they arrived (masked).
+    #[test]
+    fn frame_tap_reports_each_frame_whole_as_it_arrived() {
+        use std::sync::Mutex;
+        let masked_hello = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+        let mut wire = masked_hello.to_vec();
+        wire.extend_from_slice(&[0x82, 0xFE, 0x01, 0x00, 1, 2, 3, 4]);
+        wire.extend_from_slice(&[0xAA; 256]);
+        wire.extend_from_slice(&[0x88, 0x80, 9, 9, 9, 9]);
+        for piece in [1, 2, 3, 7, 64, wire.len()] {
+            let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+            let sink = seen.clone();
+            let mut tap = FrameTap::new(FrameObserver::new(move |f| {
+                assert_eq!(f.direction, Direction::Received);
+                sink.lock().unwrap().push((f.header.to_vec(), f.payload.to_vec()));
+            }));
+            for chunk in wire.chunks(piece) {
+                tap.received(chunk);
+            }
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 3, "pieces of {piece}");
+            assert_eq!(seen[0], (masked_hello[..6].to_vec(), masked_hello[6..].to_vec()));
+            assert_eq!(seen[1], (vec![0x82, 0xFE, 0x01, 0x00, 1, 2, 3, 4], vec![0xAA; 256]));
+            assert_eq!(seen[2], (vec![0x88, 0x80, 9, 9, 9, 9], vec![]));
+            assert!(tap.pending.is_empty());
+        }
+        // A header announcing more than exists is never reported, and
+        // nothing overflows.
+        let mut tap = FrameTap::new(FrameObserver::new(|_| panic!("no frame is whole")));
+        tap.received(&[0x82, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2]);
+    }
+
+    /// A client's frame is reported masked, as it went out.
+    #[test]
+    fn sent_frames_are_reported_as_on_the_wire() {
+        use std::sync::Mutex;
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let observer = FrameObserver::new(move |f| sink.lock().unwrap().push((f.direction, f.payload.to_vec())));
+        observer.sent(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d], b"Hello");
+        observer.sent(&[0x81, 0x05], b"Hello");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0], (Direction::Sent, vec![0x7f, 0x9f, 0x4d, 0x51, 0x58]));
+        assert_eq!(seen[1], (Direction::Sent, b"Hello".to_vec()));
     }
 
     #[test]

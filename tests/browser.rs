@@ -12,10 +12,11 @@
 //! a notice — unless `CI=true`, where a missing browser fails them.
 #![allow(clippy::unwrap_used)]
 
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use ws101::{CloseCode, CloseFrame};
+use ws101::{ClientConfig, CloseCode, CloseFrame, Message};
 
 mod common;
 use common::start;
@@ -198,6 +199,218 @@ fn chromium_demo_page_logs_ready_states_messages_and_close() {
     );
     let frame = closed.recv_timeout(Duration::from_secs(10)).expect("the server handler saw no close");
     assert_eq!(frame, Some(CloseFrame { code: CloseCode(4001), reason: "bye".into() }));
+}
+
+/// The demo page's inspect view, driven as a person would: wait for the
+/// inspect socket's number, connect, send a text (and, without compression,
+/// a 300-byte one, whose length needs 16 bits), a binary message, then
+/// close with 4001; return what each drawn frame shows.
+const INSPECT_SCRIPT: &str = r#"(async () => {
+  const $ = (id) => document.getElementById(id);
+  const until = (what, test) => Promise.race([
+    new Promise((resolve) => {
+      const check = () => test() && (observer.disconnect(), resolve());
+      const observer = new MutationObserver(check);
+      observer.observe(document.body, { childList: true, subtree: true, characterData: true });
+      check();
+    }),
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10000)),
+  ]);
+  const frames = () => document.querySelectorAll('#frames .frame').length;
+  await until('the inspect number', () => $('inspect-state').textContent.startsWith('ready'));
+  const url = $('url').value;
+  $('connect').click();
+  await until('the open event', () => $('log').textContent.includes('open event'));
+  await until('the watching note', () => $('inspect-state').textContent.startsWith('inspecting'));
+  $('text').value = __TEXT__;
+  $('send-text').click();
+  await until('two frames', () => frames() === 2);
+  let expected = 4;
+  if (__LONG__) {
+    $('text').value = 'é'.repeat(150);
+    $('send-text').click();
+    expected = 6;
+    await until('four frames', () => frames() === 4);
+    $('text').value = __TEXT__;
+  }
+  $('send-binary').click();
+  await until('the binary frames', () => frames() === expected);
+  $('code').value = '4001';
+  $('reason').value = 'bye';
+  $('disconnect').click();
+  await until('the close frames', () => frames() === expected + 2);
+  await until('the close event', () => $('log').textContent.includes('close event'));
+  return {
+    url,
+    frames: Array.from(document.querySelectorAll('#frames .frame'), (f) => ({
+      dir: f.dataset.dir, opcode: f.dataset.opcode, fin: f.dataset.fin, mask: f.dataset.mask,
+      length: f.dataset.length, key: f.dataset.key, wire: f.dataset.wire, unmasked: f.dataset.unmasked,
+      text: f.dataset.text ?? '', closeCode: f.dataset.closeCode ?? '', closeReason: f.dataset.closeReason ?? '',
+      bits: Array.from(f.querySelectorAll('table.bits td[data-field]'), (td) => td.textContent).join(''),
+      fields: Array.from(f.querySelectorAll('table.bits th'), (th) => th.textContent).join(' | '),
+      summary: f.querySelector('summary').textContent,
+    })),
+  };
+})()"#;
+
+/// Chromium's own frames, dissected on the demo page from what the server
+/// read and wrote: the §5.2 bits of each header, the masking key and the
+/// payload masked and unmasked, the close code and reason. A screenshot of
+/// the page is saved as `target/inspect-view.png`.
+#[test]
+fn chromium_inspect_view_draws_the_frames_the_server_read_and_wrote() {
+    let Some(mut chromium) = Chromium::launch() else { return };
+    let (closes, closed) = mpsc::channel();
+    let server = start(echo_server::config(), move |mut ws| {
+        if echo_server::inspect(&mut ws)? {
+            return Ok(());
+        }
+        let _ = closes.send(echo_server::echo(&mut ws)?);
+        Ok(())
+    });
+    let mut tab = chromium.new_tab(None);
+    tab.call(
+        "Emulation.setDeviceMetricsOverride",
+        r#"{"width":1100,"height":1400,"deviceScaleFactor":1,"mobile":false}"#,
+    );
+    tab.goto(&server.page_url());
+    // With permessage-deflate (the `deflate` feature) the payloads on the
+    // wire are compressed: the text is not in them, and lengths shrink.
+    let compressed = ws101::deflate::AVAILABLE;
+    let script = INSPECT_SCRIPT.replace("__TEXT__", &quote(TEXT)).replace("__LONG__", &(!compressed).to_string());
+    let seen = tab.eval(&script);
+    let url = seen.get("url").str().unwrap();
+    assert!(url.starts_with(&format!("ws://{}/?inspect=", server.addr)), "{url}");
+
+    let frames = seen.get("frames").arr();
+    let field = |i: usize, name: &str| frames[i].get(name).str().unwrap_or_default().to_string();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+    let bytes = |text: &str| -> Vec<u8> {
+        text.split(' ').filter(|h| !h.is_empty()).map(|h| u8::from_str_radix(h, 16).unwrap()).collect()
+    };
+    let mut expected = vec![("received", "1"), ("sent", "1")];
+    if !compressed {
+        expected.extend([("received", "1"), ("sent", "1")]);
+    }
+    expected.extend([("received", "2"), ("sent", "2"), ("received", "8"), ("sent", "8")]);
+    let order: Vec<(String, String)> = (0..frames.len()).map(|i| (field(i, "dir"), field(i, "opcode"))).collect();
+    assert_eq!(order, expected.iter().map(|(d, o)| (d.to_string(), o.to_string())).collect::<Vec<_>>(), "{seen:?}");
+    for (i, f) in frames.iter().enumerate() {
+        let (wire, unmasked, key) = (bytes(&field(i, "wire")), bytes(&field(i, "unmasked")), bytes(&field(i, "key")));
+        let summary = field(i, "summary");
+        assert_eq!(field(i, "fin"), "1", "{summary}");
+        if field(i, "dir") == "received" {
+            // RFC 6455 §5.1: the browser masks; the page unmasks with the
+            // key the header carried, byte by byte (§5.3).
+            assert_eq!((field(i, "mask").as_str(), key.len()), ("1", 4), "{summary}");
+            let xor: Vec<u8> = wire.iter().enumerate().map(|(j, b)| b ^ key[j % 4]).collect();
+            assert_eq!(unmasked, xor, "{summary}");
+            assert!(field(i, "fields").contains(&format!("Masking-key {}", hex(&key))), "{f:?}");
+        } else {
+            assert_eq!(
+                (field(i, "mask").as_str(), wire.clone()),
+                ("0", unmasked.clone()),
+                "a server never masks: {summary}"
+            );
+        }
+        // The bits drawn are the header's: FIN, RSV1 (compression), the
+        // opcode, MASK and the 7-bit length, in §5.2 order.
+        let bits = field(i, "bits");
+        let opcode: u8 = field(i, "opcode").parse().unwrap();
+        let rsv1 = if compressed && opcode < 8 { "1" } else { "0" };
+        assert!(bits.starts_with(&format!("1{rsv1}00{opcode:04b}{}", field(i, "mask"))), "{bits} ({summary})");
+        assert!(field(i, "fields").starts_with("FIN | RSV1 | RSV2 | RSV3 | opcode"), "{f:?}");
+    }
+    if !compressed {
+        // What the server read was what the page sent, masked: unmasked,
+        // it is the text again, and the echo carries the same bytes.
+        assert_eq!(field(0, "text"), TEXT);
+        assert_eq!(bytes(&field(0, "unmasked")), TEXT.as_bytes());
+        assert_eq!(bytes(&field(1, "wire")), TEXT.as_bytes());
+        assert!(field(0, "fields").contains(&format!("Payload len {}", TEXT.len())), "{seen:?}");
+        // 300 bytes: 126, then the length in 16 bits (§5.2).
+        assert_eq!(field(2, "length"), "300");
+        assert!(field(2, "fields").contains("Payload len 126 | Extended payload length = 300"), "{seen:?}");
+        assert!(field(3, "bits").starts_with("10000001011111100000000100101100"), "{seen:?}");
+    }
+    let last = frames.len() - 1;
+    assert_eq!((field(last - 1, "closeCode"), field(last - 1, "closeReason")), ("4001".into(), "bye".into()));
+    assert_eq!((field(last, "closeCode"), field(last, "closeReason")), ("4001".into(), "".into()), "the code echoed");
+    let frame = closed.recv_timeout(Duration::from_secs(10)).expect("the server handler saw no close");
+    assert_eq!(frame, Some(CloseFrame { code: CloseCode(4001), reason: "bye".into() }));
+
+    // A picture of it, to look at.
+    let shot = tab.call("Page.captureScreenshot", r#"{"format":"png","captureBeyondViewport":true}"#);
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD.decode(shot.get("data").str().unwrap()).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"), PathBuf::from);
+    let name = if compressed { "inspect-view-deflate" } else { "inspect-view" };
+    std::fs::write(target.join(format!("{name}.png")), png).unwrap();
+    // And the first two frames (read, written) alone, at full size.
+    let rect = tab.eval(
+        "(() => { const [a, b] = document.querySelectorAll('#frames .frame'); const r = a.getBoundingClientRect(); \
+         return [r.x, r.y + window.scrollY, r.width, b.getBoundingClientRect().bottom - r.y]; })()",
+    );
+    let [x, y, width, height] = [0, 1, 2, 3].map(|i| rect.arr()[i].num().unwrap());
+    let clip = format!(
+        r#"{{"format":"png","captureBeyondViewport":true,"clip":{{"x":{x},"y":{y},"width":{width},"height":{height},"scale":1}}}}"#
+    );
+    let shot = tab.call("Page.captureScreenshot", &clip);
+    let png = base64::engine::general_purpose::STANDARD.decode(shot.get("data").str().unwrap()).unwrap();
+    std::fs::write(target.join(format!("{name}-two-frames.png")), png).unwrap();
+}
+
+/// The inspect view is opt-in: an echo connection at `/` (Autobahn's URL)
+/// or naming no open inspect socket is not observed, and echoes the same.
+/// Shown by order, not by waiting for nothing: the inspect socket's first
+/// message after its hello is about the connection that named it, which
+/// opened after the plain ones had echoed.
+#[test]
+fn inspect_reports_only_the_connections_that_ask_and_the_echo_is_unchanged() {
+    let server = start(echo_server::config(), |mut ws| {
+        if echo_server::inspect(&mut ws)? {
+            return Ok(());
+        }
+        echo_server::echo(&mut ws).map(drop)
+    });
+    let url = |path: &str| format!("ws://{}{path}", server.addr);
+    let mut inspector = ws101::connect(&url("/inspect")).unwrap();
+    let hello = match inspector.read().unwrap() {
+        Message::Text(text) => parse_json(&text).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(hello.get("type").str(), Some("hello"));
+    let id = hello.get("id").num().unwrap() as u64;
+    for path in ["/".to_string(), "/?inspect=0".to_string(), format!("/?inspect={}", id + 1000)] {
+        let mut plain = ws101::connect(&url(&path)).unwrap();
+        plain.send(Message::Text("plain".into())).unwrap();
+        assert_eq!(plain.read().unwrap(), Message::Text("plain".into()), "{path}");
+        plain.close(CloseCode::NORMAL, "").unwrap();
+    }
+    // Without permessage-deflate, so that the payload on the wire is the
+    // text itself, in both builds.
+    let config = ClientConfig { deflate: None, ..ClientConfig::default() };
+    let mut watched = ws101::connect_with(&url(&format!("/?inspect={id}")), &config).unwrap();
+    watched.send(Message::Text("Hello".into())).unwrap();
+    assert_eq!(watched.read().unwrap(), Message::Text("Hello".into()));
+    let mut next = || match inspector.read().unwrap() {
+        Message::Text(text) => parse_json(&text).unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let watching = next();
+    assert_eq!(watching.get("type").str(), Some("watching"), "{watching:?}");
+    assert_eq!(watching.get("target").str(), Some(format!("/?inspect={id}").as_str()));
+    // The frame the server read, masked as the client sent it, then the
+    // echo it wrote: "Hello" in both, 81 05 unmasked.
+    let read = next();
+    assert_eq!((read.get("dir").str(), read.get("length").num()), (Some("received"), Some(5.0)));
+    assert!(read.get("header").str().unwrap().starts_with("8185"), "{read:?}");
+    assert_ne!(read.get("payload").str(), Some("48656c6c6f"), "masked on the wire");
+    let wrote = next();
+    assert_eq!(wrote.get("dir").str(), Some("sent"));
+    assert_eq!((wrote.get("header").str(), wrote.get("payload").str()), (Some("8105"), Some("48656c6c6f")));
 }
 
 /// Defines `until(needle)`, which waits for a chat line containing `needle`

@@ -985,3 +985,55 @@ fn the_teachers_guide_says_what_each_lab_needs_and_how_to_do_without_root() {
         assert!(without_root.contains(tool), "\"Without root\" does not say what {tool} needs");
     }
 }
+
+/// Every file that tells a student how to set `WS101_STUDENT`: the book,
+/// the exercises, the README and the checker's own sources.
+fn student_facing_files() -> Vec<PathBuf> {
+    let mut files = vec![root().join("README.md"), root().join("tests/exercises.rs")];
+    let mut dirs = vec![root().join("docs"), root().join("tests/exercises")];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).expect("the directory exists").filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "md" || e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// `WS101_STUDENT` has one reading: `all`, an exercise number, or a range
+/// of them (`tests/exercises/harness.rs`, `parse_selection`). Every value
+/// the repository tells a student to use is of those forms, with the
+/// numbers written as two digits (`04`, the way the exercises are named),
+/// so that no hint can say `=1` meaning "all" again, as one once did.
+#[test]
+fn every_ws101_student_value_shown_is_a_valid_selection() {
+    let valid = |v: &str| {
+        let number = |n: &str| n.len() == 2 && n.parse::<u8>().is_ok_and(|n| (1..=10).contains(&n));
+        v == "all" || number(v) || v.split_once('-').is_some_and(|(a, b)| number(a) && number(b) && a <= b)
+    };
+    let mut wrong = Vec::new();
+    let mut seen = 0;
+    for path in student_facing_files() {
+        let text = read(&path);
+        for (at, _) in text.match_indices("WS101_STUDENT=") {
+            let value: String = text[at + "WS101_STUDENT=".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '{' || *c == '}')
+                .collect();
+            // `WS101_STUDENT={value}` in a format string, and NN placeholders.
+            if value.contains('{') || value == "NN" {
+                continue;
+            }
+            seen += 1;
+            if !valid(&value) {
+                wrong.push(format!("{}: WS101_STUDENT={value}", path.strip_prefix(root()).unwrap_or(&path).display()));
+            }
+        }
+    }
+    assert!(seen > 20, "found only {seen} WS101_STUDENT= values: is the search still right?");
+    assert!(wrong.is_empty(), "not a selection WS101_STUDENT accepts (all, NN, NN-MM):\n{}", wrong.join("\n"));
+}

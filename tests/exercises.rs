@@ -26,6 +26,12 @@
 #[path = "exercises/harness.rs"]
 mod harness;
 
+#[path = "exercises/delegation.rs"]
+mod delegation;
+
+#[path = "exercises/fixtures.rs"]
+mod fixtures;
+
 #[path = "exercises/reference_reassembler.rs"]
 mod reference_reassembler;
 
@@ -70,6 +76,53 @@ const EXERCISES: [&Exercise; 10] = [
 #[test]
 fn student() {
     harness::student(&EXERCISES);
+}
+
+/// Each deliberately wrong solution of `tests/exercises/mistakes/` fails,
+/// and the first line of its report names its mistake. They are printed
+/// with `--nocapture`, as a student would see them.
+#[test]
+fn wrong_solutions_are_named_on_the_first_line() {
+    let mut wrong = Vec::new();
+    for (solution, words) in fixtures::all() {
+        let report = solution.report();
+        let first = report.lines().next().unwrap_or_default().to_string();
+        println!("{first}");
+        if solution.run().status() != harness::Status::Failing || !first.contains(words) {
+            wrong.push(format!("exercise {}: expected {words:?} in the first line of\n{report}", solution.exercise.id));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+}
+
+/// The old `msb_of_the_64_bit_length_must_be_0` took any error, and a
+/// parser reading the length little-endian got one for the wrong reason
+/// (its value, 128, is not minimal). Now the rule is told apart by its twin.
+#[test]
+fn msb_check_does_not_pass_by_accident() {
+    let run = harness::run_with(&ex04::EXERCISE, ex04::checks::<fixtures::LittleEndian64>(), Vec::new(), None);
+    let msb = run.outcomes.iter().find(|(name, _)| *name == "msb_of_the_64_bit_length_must_be_0");
+    assert!(matches!(msb, Some((_, harness::Outcome::Fail(_)))), "{msb:?}");
+}
+
+/// `WS101_STUDENT` names exercises one way only: `1` is exercise 01 as `4`
+/// is exercise 04, `all` is all of them; anything else is refused with the
+/// forms it takes.
+#[test]
+fn selection_is_unambiguous() {
+    use harness::{parse_selection, Selection};
+    assert_eq!(parse_selection("1", 10), Ok(Selection::One("01".into())));
+    assert_eq!(parse_selection("4", 10), Ok(Selection::One("04".into())));
+    assert_eq!(parse_selection("04", 10), Ok(Selection::One("04".into())));
+    assert_eq!(parse_selection(" all ", 10), Ok(Selection::All));
+    assert_eq!(parse_selection("ALL", 10), Ok(Selection::All));
+    assert_eq!(parse_selection("1-5", 10), Ok(Selection::Range("01".into(), "05".into())));
+    for bad in ["yes", "true", "0", "11", "5-2", "004", "1-", "x-3"] {
+        let why = parse_selection(bad, 10).unwrap_err();
+        assert!(why.contains("all") && why.contains("04") && why.contains("01-05"), "{bad}: {why}");
+    }
+    // The hint printed when a starter has been edited uses the same forms.
+    assert!(harness::STUDENT_HINT.contains("WS101_STUDENT=all") && !harness::STUDENT_HINT.contains("=1 "));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Exercise 02 — parse the HTTP request head, with "incomplete" for partial
 //! input (RFC 6455 §4.1–§4.2, RFC 9112 §2–§5).
 
-use super::harness::{check, guarded, short, Check, Exercise, Impl, Reference, Student};
+use super::harness::{check, guarded, mistake, short, Check, Exercise, Impl, Mistake, Reference, Student};
 use std::time::Duration;
 use ws101::frame::Parsed;
 use ws101::http::{HeadLimits, Request};
@@ -21,6 +21,18 @@ pub const EXERCISE: Exercise = Exercise {
         Impl::Reference => checks::<Reference>(),
         Impl::Student => checks::<Student>(),
     },
+    mistakes: |which| match which {
+        Impl::Reference => mistakes::<Reference>(),
+        Impl::Student => mistakes::<Student>(),
+    },
+    source: include_str!("../../docs/exercises/02-request-head/student.rs"),
+    forbidden: &[
+        "ws101::http::parse_request",
+        "ws101::http::parse_response",
+        "ws101::accept",
+        "ws101::server::accept",
+        "ws101::upgrade::accept",
+    ],
 };
 
 /// What the spec calls: `Err` carries the HTTP status to answer with.
@@ -43,7 +55,7 @@ impl Ex02 for Student {
     }
 }
 
-fn checks<I: Ex02>() -> Vec<Check> {
+pub fn checks<I: Ex02>() -> Vec<Check> {
     vec![
         check("rfc_1_3_request_parses", rfc_1_3_request_parses::<I>),
         check("bytes_after_the_head_are_left_for_the_frames", bytes_after_the_head_are_left_for_the_frames::<I>),
@@ -67,6 +79,60 @@ const RFC_REQUEST: &str = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpg
     Sec-WebSocket-Protocol: chat, superchat\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
 const CHAPTER: &str = "docs/03-byte-stream.md";
+
+/// The likely mistakes, most specific first.
+pub fn mistakes<I: Ex02>() -> Vec<Mistake> {
+    vec![
+        mistake(
+            "an unfinished head is refused instead of being Incomplete",
+            "RFC 9293 §3.7: TCP delivers the head in pieces of any size; a valid beginning is Ok(Parsed::Incomplete), \
+             read more and call again.",
+            || {
+                let bytes = RFC_REQUEST.as_bytes();
+                (1..bytes.len()).find(|&end| I::parse_request(&bytes[..end]).is_err()).map(|end| {
+                    format!("the first {end} bytes were refused.")
+                })
+            },
+        ),
+        mistake(
+            "`used` does not end right after the blank line",
+            "§4.2.2: the bytes after \\r\\n\\r\\n are the first WebSocket frame: `used` is the length of the head, the \
+             blank line included, and nothing more.",
+            || match I::parse_request(RFC_REQUEST.as_bytes()) {
+                Ok(Parsed::Complete(_, used)) if used != RFC_REQUEST.len() => {
+                    Some(format!("used = {used}, the head is {} bytes.", RFC_REQUEST.len()))
+                }
+                _ => None,
+            },
+        ),
+        mistake(
+            "field values keep the space after the colon",
+            "RFC 9112 §5: field-line = field-name \":\" OWS field-value OWS: trim spaces and tabs around the value.",
+            || match I::parse_request(RFC_REQUEST.as_bytes()) {
+                Ok(Parsed::Complete(req, _)) => {
+                    req.headers.0.iter().any(|(_, v)| v.starts_with([' ', '\t']) || v.ends_with([' ', '\t'])).then(String::new)
+                }
+                _ => None,
+            },
+        ),
+        mistake(
+            "the size limit is checked only once the head is complete",
+            "RFC 6455 §10.4: a head already over MAX_HEAD_SIZE without its blank line will never fit: answer 431 at \
+             once, or a client can make the server buffer without end.",
+            || {
+                let mut big = b"GET / HTTP/1.1\r\nX-Filler: ".to_vec();
+                big.resize(9000, b'a');
+                (I::parse_request(&big) == Ok(Parsed::Incomplete)).then(String::new)
+            },
+        ),
+        mistake(
+            "bytes that can never be a request are waited on",
+            "RFC 9112 §2.2: a request line is visible ASCII; a TLS ClientHello (0x16 0x03 ...) is refused with 400 \
+             at once instead of waiting for a CRLF.",
+            || (I::parse_request(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]) == Ok(Parsed::Incomplete)).then(String::new),
+        ),
+    ]
+}
 
 fn parse<I: Ex02>(buf: &[u8]) -> Result<Parsed<Request>, u16> {
     guarded(

@@ -1,7 +1,7 @@
 //! Exercise 03 — validate the upgrade request: each §4.2.1 rule and the
 //! HTTP status that refuses it (RFC 6455 §4.2.1, §4.2.2, §4.4, §11.3).
 
-use super::harness::{check, guarded, Check, Exercise, Impl, Reference, Student};
+use super::harness::{check, guarded, mistake, Check, Exercise, Impl, Mistake, Reference, Student};
 use std::time::Duration;
 use ws101::frame::Parsed;
 use ws101::http::{HeadLimits, Request};
@@ -21,6 +21,20 @@ pub const EXERCISE: Exercise = Exercise {
         Impl::Reference => checks::<Reference>(),
         Impl::Student => checks::<Student>(),
     },
+    mistakes: |which| match which {
+        Impl::Reference => mistakes::<Reference>(),
+        Impl::Student => mistakes::<Student>(),
+    },
+    source: include_str!("../../docs/exercises/03-upgrade-check/student.rs"),
+    forbidden: &[
+        "ws101::handshake::check_request",
+        "ws101::handshake::read_offer",
+        "ws101::handshake::choose_protocol",
+        "ws101::handshake::response_for",
+        "ws101::accept",
+        "ws101::server::accept",
+        "ws101::upgrade::accept",
+    ],
 };
 
 /// What the spec calls: `Ok` carries the chosen subprotocol, `Err` the
@@ -46,7 +60,7 @@ impl Ex03 for Student {
     }
 }
 
-fn checks<I: Ex03>() -> Vec<Check> {
+pub fn checks<I: Ex03>() -> Vec<Check> {
     vec![
         check("rfc_1_3_request_is_accepted", rfc_1_3_request_is_accepted::<I>),
         check("item_1_method_must_be_get", item_1_method_must_be_get::<I>),
@@ -66,6 +80,72 @@ fn checks<I: Ex03>() -> Vec<Check> {
 }
 
 const CHAPTER: &str = "docs/04-handshake.md";
+
+/// The likely mistakes, most specific first.
+pub fn mistakes<I: Ex03>() -> Vec<Mistake> {
+    fn answer<I: Ex03>(from: &str, to: &str, extra: &[&str], supported: &[&str]) -> Result<Option<String>, u16> {
+        let (_, req) = variant(from, to, extra);
+        I::check_request(&req, supported)
+    }
+    vec![
+        mistake(
+            "header values are compared case-sensitively",
+            "§4.2.1 items 3 and 4: \"websocket\" and \"Upgrade\" are \"treated as an ASCII case-insensitive value\" \
+             (eq_ignore_ascii_case, or Headers::has_token).",
+            || answer::<I>("Upgrade: websocket", "Upgrade: WebSocket", &[], &[]).is_err().then(String::new),
+        ),
+        mistake(
+            "Connection is compared as a whole instead of as a list of tokens",
+            "§4.2.1 item 4: Connection \"includes the token\" Upgrade: it is a comma-separated list (Firefox sends \
+             `keep-alive, Upgrade`).",
+            || {
+                answer::<I>("Connection: Upgrade", "Connection: keep-alive, Upgrade", &[], &[])
+                    .is_err()
+                    .then(String::new)
+            },
+        ),
+        mistake(
+            "the key's decoded length is not checked",
+            "§4.2.1 item 5: the key is base64 that \"when decoded, is 16 bytes in length\".",
+            || {
+                answer::<I>(
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j",
+                    &[],
+                    &[],
+                )
+                .is_ok()
+                .then(String::new)
+            },
+        ),
+        mistake(
+            "an unsupported version is answered 400 instead of 426",
+            "§4.2.2 and §4.4: a version other than 13 gets 426 Upgrade Required (with Sec-WebSocket-Version: 13).",
+            || {
+                (answer::<I>("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8", &[], &[]) == Err(400))
+                    .then(String::new)
+            },
+        ),
+        mistake(
+            "the subprotocol is chosen in the server's order, not the client's",
+            "§4.2.2 step 4: the server picks from what the client offered; this course takes the client's first \
+             choice that it speaks.",
+            || {
+                let got = answer::<I>("", "", &["Sec-WebSocket-Protocol: chat, superchat"], &["superchat", "chat"]);
+                (got == Ok(Some("superchat".into()))).then(String::new)
+            },
+        ),
+        mistake(
+            "only the first Sec-WebSocket-Protocol line is read",
+            "§11.3.4 and RFC 9110 §5.3: the offer may be split over several lines, which form one list \
+             (Headers::all gives them all).",
+            || {
+                let lines = ["Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Protocol: superchat"];
+                (answer::<I>("", "", &lines, &["superchat"]) == Ok(None)).then(String::new)
+            },
+        ),
+    ]
+}
 
 /// RFC 6455 §1.3's request, one line per element, without the optional
 /// `Sec-WebSocket-Protocol` (the subprotocol check adds it back).

@@ -1,6 +1,6 @@
 //! Exercise 05 — encode a frame header (RFC 6455 §5.2, §5.7).
 
-use super::harness::{check, guarded, Check, Exercise, Impl, Reference, Student};
+use super::harness::{check, guarded, mistake, Check, Exercise, Impl, Mistake, Reference, Student};
 use std::time::Duration;
 use ws101::frame::{FrameHeader, Opcode, Parsed, MAX_HEADER_LEN};
 
@@ -19,6 +19,12 @@ pub const EXERCISE: Exercise = Exercise {
         Impl::Reference => checks::<Reference>(),
         Impl::Student => checks::<Student>(),
     },
+    mistakes: |which| match which {
+        Impl::Reference => mistakes::<Reference>(),
+        Impl::Student => mistakes::<Student>(),
+    },
+    source: include_str!("../../docs/exercises/05-frame-encode/student.rs"),
+    forbidden: &["ws101::frame::encode_header", "ws101::Writer", "ws101::connection::Writer"],
 };
 
 /// What the spec calls.
@@ -40,7 +46,7 @@ impl Ex05 for Student {
     }
 }
 
-fn checks<I: Ex05>() -> Vec<Check> {
+pub fn checks<I: Ex05>() -> Vec<Check> {
     vec![
         check("rfc_5_7_unmasked_hello", rfc_5_7_unmasked_hello::<I>),
         check("rfc_5_7_masked_hello", rfc_5_7_masked_hello::<I>),
@@ -58,6 +64,58 @@ fn checks<I: Ex05>() -> Vec<Check> {
 
 const CHAPTER: &str = "docs/05-frames.md";
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// The likely mistakes, most specific first.
+pub fn mistakes<I: Ex05>() -> Vec<Mistake> {
+    vec![
+        mistake(
+            "the extended length is written little-endian",
+            "§5.2: multibyte lengths are in network byte order: to_be_bytes, most significant byte first.",
+            || {
+                (I::encode_header(&header(true, Opcode::Binary, None, 0x1234)) == [0x82, 0x7E, 0x34, 0x12])
+                    .then(String::new)
+            },
+        ),
+        mistake(
+            "the length boundaries are off by one",
+            "§5.2: 0-125 fit in the 7-bit field, 126-65535 use 126 + 16 bits, from 65536 on 127 + 64 bits \
+             (<= 125, <= 65535).",
+            || {
+                let sizes = [(125, 2), (126, 4), (65535, 4), (65536, 10)];
+                sizes
+                    .iter()
+                    .find(|(len, size)| len_of_header::<I>(*len) != *size)
+                    .map(|(len, _)| format!("length {len} gave a {}-byte header.", len_of_header::<I>(*len)))
+            },
+        ),
+        mistake(
+            "FIN is not set",
+            "§5.2: FIN (0x80 in byte 0) marks the final fragment; a one-frame message has it.",
+            || (I::encode_header(&header(true, Opcode::Binary, None, 5)).first() == Some(&0x02)).then(String::new),
+        ),
+        mistake(
+            "the MASK bit and the key do not go together",
+            "§5.2: with a key, byte 1 has MASK (0x80) and the 4 key bytes follow the length; without one, neither.",
+            || {
+                let masked = I::encode_header(&header(true, Opcode::Text, Some(KEY), 5));
+                (masked.get(1) != Some(&0x85) || masked.len() != 6).then(|| format!("got {masked:02x?}."))
+            },
+        ),
+        mistake(
+            "the key is written before the extended length",
+            "§5.2 (the diagram): length, extended length, *then* the masking key.",
+            || {
+                let got = I::encode_header(&header(true, Opcode::Binary, Some(KEY), 300));
+                (got.get(2..6) == Some(&KEY[..])).then(String::new)
+            },
+        ),
+    ]
+}
+
+/// How many bytes the implementation writes for a binary header of `len`.
+fn len_of_header<I: Ex05>(len: u64) -> usize {
+    I::encode_header(&header(true, Opcode::Binary, None, len)).len()
+}
 
 fn header(fin: bool, opcode: Opcode, mask: Option<[u8; 4]>, payload_len: u64) -> FrameHeader {
     FrameHeader { fin, opcode, mask, payload_len }

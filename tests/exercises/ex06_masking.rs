@@ -1,6 +1,6 @@
 //! Exercise 06 — masking: XOR with a 4-byte key (RFC 6455 §5.3).
 
-use super::harness::{check, guarded, Check, Exercise, Impl, Reference, Student};
+use super::harness::{check, guarded, mistake, panic_of, Check, Exercise, Impl, Mistake, Reference, Student};
 use std::time::Duration;
 
 #[path = "../../docs/exercises/06-masking/student.rs"]
@@ -18,6 +18,12 @@ pub const EXERCISE: Exercise = Exercise {
         Impl::Reference => checks::<Reference>(),
         Impl::Student => checks::<Student>(),
     },
+    mistakes: |which| match which {
+        Impl::Reference => mistakes::<Reference>(),
+        Impl::Student => mistakes::<Student>(),
+    },
+    source: include_str!("../../docs/exercises/06-masking/student.rs"),
+    forbidden: &["ws101::mask::apply_mask", "ws101::mask::apply_mask_bytewise", "ws101::mask::extend_unmasked"],
 };
 
 /// What the spec calls.
@@ -37,7 +43,7 @@ impl Ex06 for Student {
     }
 }
 
-fn checks<I: Ex06>() -> Vec<Check> {
+pub fn checks<I: Ex06>() -> Vec<Check> {
     vec![
         check("rfc_5_7_masked_hello", rfc_5_7_masked_hello::<I>),
         check("mdn_worked_example", mdn_worked_example::<I>),
@@ -46,6 +52,68 @@ fn checks<I: Ex06>() -> Vec<Check> {
         check("offset_continues_the_key_where_the_last_piece_stopped", offset_continues_the_key::<I>),
         check("large_offsets_wrap_around_the_key", large_offsets_wrap_around_the_key::<I>),
         check("every_byte_of_a_long_payload", every_byte_of_a_long_payload::<I>),
+    ]
+}
+
+/// The likely mistakes, most specific first.
+pub fn mistakes<I: Ex06>() -> Vec<Mistake> {
+    vec![
+        mistake(
+            "the key index is not taken modulo 4",
+            "RFC 6455 §5.3: \"octet at index i MOD 4 of the masking key\": the key has 4 bytes and the payload any \
+             number, so payload byte 4 uses key[0] again (an index out of bounds that says \"the len is 4\" is this).",
+            || {
+                let cases: [(usize, usize); 3] = [(5, 0), (8, 0), (2, 3)];
+                cases.iter().find_map(|&(len, offset)| {
+                    match panic_of(|| I::apply_mask(&mut vec![0u8; len], [1, 2, 3, 4], offset)) {
+                        Err(text) if text.contains("out of bounds") && text.contains("len is 4") => {
+                            Some(format!("apply_mask on {len} bytes at offset {offset} panicked: {text}."))
+                        }
+                        _ => None,
+                    }
+                })
+            },
+        ),
+        mistake(
+            "`offset` is ignored: every piece starts again at key[0]",
+            "RFC 6455 §5.3 counts i over the whole payload: byte j of this piece is payload byte offset + j, and \
+             uses the key byte for that position.",
+            || {
+                let mut buf = [0u8; 4];
+                I::apply_mask(&mut buf, [1, 2, 3, 4], 1);
+                (buf == [1, 2, 3, 4]).then(String::new)
+            },
+        ),
+        mistake(
+            "the key is used in the wrong order for a non-zero offset",
+            "RFC 6455 §5.3: payload byte offset + j uses key[(offset + j) MOD 4]: at offset 1, key[1] comes first.",
+            || {
+                let mut buf = [0u8; 4];
+                I::apply_mask(&mut buf, [1, 2, 3, 4], 1);
+                (buf != [2, 3, 4, 1] && buf.iter().all(|b| [1, 2, 3, 4].contains(b))).then(|| format!("got {buf:?}."))
+            },
+        ),
+        mistake(
+            "not every byte is masked",
+            "RFC 6455 §5.3: every octet of the payload is XORed, however long the payload (the tail after the last \
+             whole word too, in a word-at-a-time version).",
+            || {
+                let mut buf = vec![0u8; 1027];
+                I::apply_mask(&mut buf, [0xa5, 0x5a, 0xff, 0x01], 0);
+                buf.iter().position(|b| *b == 0).map(|at| format!("byte {at} of 1027 was left as it was."))
+            },
+        ),
+        mistake(
+            "the fast path does not line the key up with the offset",
+            "RFC 6455 §5.3: when 8 bytes go at once, the key repeated into a u64 must start with key[offset MOD 4], \
+             not key[0].",
+            || {
+                let mut buf = vec![0u8; 64];
+                I::apply_mask(&mut buf, [1, 2, 3, 4], 2);
+                let want: Vec<u8> = (0..64).map(|i| [1, 2, 3, 4][(2 + i) % 4]).collect();
+                (buf[..2] == want[..2] && buf != want).then(String::new)
+            },
+        ),
     ]
 }
 

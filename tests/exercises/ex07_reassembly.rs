@@ -1,7 +1,7 @@
 //! Exercise 07 — reassemble fragmented messages, with control frames in
 //! between (RFC 6455 §5.4, §5.5, §5.6, §10.4).
 
-use super::harness::{check, guarded, Check, Exercise, Impl, Reference, Student};
+use super::harness::{check, guarded, mistake, Check, Exercise, Impl, Mistake, Reference, Student};
 use super::reference_reassembler::FrameReassembler;
 use std::time::Duration;
 use ws101::frame::Opcode;
@@ -21,6 +21,12 @@ pub const EXERCISE: Exercise = Exercise {
         Impl::Reference => checks::<Reference>(),
         Impl::Student => checks::<Student>(),
     },
+    mistakes: |which| match which {
+        Impl::Reference => mistakes::<Reference>(),
+        Impl::Student => mistakes::<Student>(),
+    },
+    source: include_str!("../../docs/exercises/07-reassembly/student.rs"),
+    forbidden: &["ws101::message::Receiver", "ws101::Reader", "ws101::reader::Reader", "ws101::WebSocket"],
 };
 
 /// What a pushed frame completed: the opcode of the message (or control
@@ -54,7 +60,7 @@ impl Ex07 for Student {
     }
 }
 
-fn checks<I: Ex07>() -> Vec<Check> {
+pub fn checks<I: Ex07>() -> Vec<Check> {
     vec![
         check("a_single_frame_is_a_whole_message", a_single_frame_is_a_whole_message::<I>),
         check("rfc_5_7_hel_lo", rfc_5_7_hel_lo::<I>),
@@ -76,6 +82,117 @@ const CHAPTER: &str = "docs/07-messages.md";
 const LIMIT: usize = 1 << 20;
 
 use Opcode::{Binary, Close, Continuation, Ping, Pong, Text};
+
+/// The likely mistakes, most specific first.
+pub fn mistakes<I: Ex07>() -> Vec<Mistake> {
+    /// The results of `frames` pushed without `guarded`, for probes.
+    fn results<I: Ex07>(max: usize, frames: &[Frame<'_>]) -> Vec<Result<Completed, u16>> {
+        let mut r = I::new(max);
+        let mut out = Vec::new();
+        for (fin, opcode, payload) in frames {
+            let result = I::push(&mut r, *fin, *opcode, payload);
+            let failed = result.is_err();
+            out.push(result);
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+    vec![
+        mistake(
+            "a control frame in the middle of a message ends or resets the message",
+            "§5.4: \"Control frames MAY be injected in the middle of a fragmented message\": deliver the ping, \
+             pong or close at once and leave the message in progress exactly as it was.",
+            || {
+                let got =
+                    results::<I>(LIMIT, &[(false, Text, b"Hel"), (true, Ping, b"p"), (true, Continuation, b"lo")]);
+                (got.get(1) == Some(&done(Ping, b"p")) && got.get(2) != Some(&done(Text, b"Hello")))
+                    .then(|| format!("Hel, a ping, then lo gave {got:?}."))
+            },
+        ),
+        mistake(
+            "a control frame in the middle of a message is refused",
+            "§5.4: \"Control frames MAY be injected in the middle of a fragmented message\"; they are not data frames \
+             and do not break the rule about interleaving.",
+            || {
+                let got = results::<I>(LIMIT, &[(false, Text, b"Hel"), (true, Ping, b"p")]);
+                matches!(got.get(1), Some(Err(_))).then(String::new)
+            },
+        ),
+        mistake(
+            "the message is delivered with the opcode of its last frame",
+            "§5.4: the type of a fragmented message is the opcode of its first frame; continuation frames carry 0.",
+            || {
+                let got = results::<I>(LIMIT, &[(false, Text, b"a"), (true, Continuation, b"b")]);
+                matches!(got.get(1), Some(Ok(Some((Continuation, _))))).then(String::new)
+            },
+        ),
+        mistake(
+            "fragments are delivered one by one instead of as one message",
+            "§5.4: a message is complete only at the frame with FIN = 1; before that, answer Ok(None).",
+            || {
+                let got = results::<I>(LIMIT, &[(false, Text, b"Hel"), (true, Continuation, b"lo")]);
+                matches!(got.first(), Some(Ok(Some(_)))).then(String::new)
+            },
+        ),
+        mistake(
+            "a continuation with no message in progress is accepted",
+            "§5.4: a continuation frame continues a message that a text or binary frame with FIN = 0 started; \
+             with none in progress, fail with 1002.",
+            || (results::<I>(LIMIT, &[(true, Continuation, b"x")]).first() != Some(&Err(1002))).then(String::new),
+        ),
+        mistake(
+            "a new data frame inside a fragmented message is accepted",
+            "§5.4: \"the fragments of one message MUST NOT be interleaved between the fragments of another \
+             message\": a text or binary frame while one is in progress fails with 1002.",
+            || {
+                let got = results::<I>(LIMIT, &[(false, Text, b"a"), (true, Text, b"b")]);
+                (got.get(1) != Some(&Err(1002))).then(String::new)
+            },
+        ),
+        mistake(
+            "each fragment is checked for UTF-8 on its own",
+            "§5.6: only the whole message must be UTF-8; a character may be split between two fragments (check at \
+             FIN, or carry exercise 08's validator across fragments).",
+            || {
+                let emoji = "😀".as_bytes();
+                let got = results::<I>(LIMIT, &[(false, Text, &emoji[..1]), (true, Continuation, &emoji[1..])]);
+                got.iter().any(|r| r == &Err(1007)).then(String::new)
+            },
+        ),
+        mistake(
+            "text is not checked for UTF-8",
+            "§8.1: a text message that is not valid UTF-8 MUST fail the connection, with 1007 (§7.4.1).",
+            || (results::<I>(LIMIT, &[(true, Text, b"\xc0\x80")]).first() != Some(&Err(1007))).then(String::new),
+        ),
+        mistake(
+            "a message of exactly the limit is refused",
+            "§10.4: max_message_size bytes are allowed; only more fails with 1009 (compare with >, not >=).",
+            || {
+                let got = results::<I>(10, &[(false, Binary, b"12345"), (true, Continuation, b"67890")]);
+                got.iter().any(|r| r == &Err(1009)).then(String::new)
+            },
+        ),
+        mistake(
+            "the size limit is checked per frame, not for the whole message",
+            "§10.4: the limit is on the message: add the bytes so far to this frame's before comparing.",
+            || {
+                let got = results::<I>(10, &[(false, Binary, b"123456"), (true, Continuation, b"789012")]);
+                (got.get(1) != Some(&Err(1009))).then(String::new)
+            },
+        ),
+        mistake(
+            "the state is not reset after a message",
+            "§5.4: after the frame with FIN = 1 the message is complete; clear the bytes and the opcode.",
+            || {
+                let got =
+                    results::<I>(LIMIT, &[(false, Text, b"one"), (true, Continuation, b"!"), (true, Text, b"two")]);
+                (got.get(2) != Some(&done(Text, b"two"))).then(|| format!("the next message gave {:?}.", got.get(2)))
+            },
+        ),
+    ]
+}
 
 /// A frame as the spec writes it.
 type Frame<'a> = (bool, Opcode, &'a [u8]);

@@ -1,7 +1,7 @@
 //! Exercise 08 — validate UTF-8 as the bytes arrive, failing at the first
 //! impossible byte (RFC 6455 §5.6, §8.1; RFC 3629 §4).
 
-use super::harness::{check, guarded, Check, Exercise, Impl, Reference, Student};
+use super::harness::{check, guarded, mistake, Check, Exercise, Impl, Mistake, Reference, Student};
 use std::time::Duration;
 use ws101::utf8::InvalidUtf8;
 
@@ -20,6 +20,12 @@ pub const EXERCISE: Exercise = Exercise {
         Impl::Reference => checks::<Reference>(),
         Impl::Student => checks::<Student>(),
     },
+    mistakes: |which| match which {
+        Impl::Reference => mistakes::<Reference>(),
+        Impl::Student => mistakes::<Student>(),
+    },
+    source: include_str!("../../docs/exercises/08-utf8-stream/student.rs"),
+    forbidden: &["ws101::utf8::Utf8Validator", "ws101::message::text_payload", "ws101::message::Receiver"],
 };
 
 /// What the spec calls.
@@ -56,7 +62,7 @@ impl Ex08 for Student {
     }
 }
 
-fn checks<I: Ex08>() -> Vec<Check> {
+pub fn checks<I: Ex08>() -> Vec<Check> {
     vec![
         check("valid_text_is_accepted", valid_text_is_accepted::<I>),
         check("boundaries_of_each_length_are_valid", boundaries_of_each_length_are_valid::<I>),
@@ -73,6 +79,90 @@ fn checks<I: Ex08>() -> Vec<Check> {
 }
 
 const CHAPTER: &str = "docs/07-messages.md";
+
+/// The likely mistakes, most specific first.
+pub fn mistakes<I: Ex08>() -> Vec<Mistake> {
+    /// Fed whole: accepted and complete?
+    fn valid<I: Ex08>(bytes: &[u8]) -> bool {
+        let mut v = I::new();
+        I::feed(&mut v, bytes).is_ok() && I::is_complete(&v)
+    }
+    /// Fed one byte at a time: the index of the first refused byte.
+    fn refused_at<I: Ex08>(bytes: &[u8]) -> Option<usize> {
+        let mut v = I::new();
+        bytes.iter().position(|b| I::feed(&mut v, &[*b]).is_err())
+    }
+    vec![
+        mistake(
+            "overlong two-byte forms (c0, c1) are accepted",
+            "RFC 3629 §4: UTF8-2 = %xC2-DF UTF8-tail. c0 80 would be U+0000 written in two bytes (an overlong form), \
+             so c0 and c1 never appear in UTF-8.",
+            || {
+                let found = [&b"\xc0\x80"[..], b"\xc1\xbf"].into_iter().find(|b| valid::<I>(b));
+                found.map(|b| format!("{b:02x?} was accepted."))
+            },
+        ),
+        mistake(
+            "overlong three- and four-byte forms are accepted",
+            "RFC 3629 §4: after e0 the next byte is a0..bf, after f0 it is 90..bf; smaller values would encode a \
+             character that fits in fewer bytes.",
+            || {
+                let found = [&b"\xe0\x80\xaf"[..], b"\xf0\x80\x80\xaf"].into_iter().find(|b| valid::<I>(b));
+                found.map(|b| format!("{b:02x?} was accepted."))
+            },
+        ),
+        mistake(
+            "surrogates (U+D800..U+DFFF) are accepted",
+            "RFC 3629 §3: the surrogates are not characters; after ed the next byte is 80..9f, not a0..bf.",
+            || valid::<I>(b"\xed\xa0\x80").then(|| "ed a0 80 was accepted.".to_string()),
+        ),
+        mistake(
+            "code points above U+10FFFF are accepted",
+            "RFC 3629 §3: code points stop at U+10FFFF: after f4 the next byte is 80..8f, and f5..ff never appear.",
+            || {
+                let found = [&b"\xf4\x90\x80\x80"[..], b"\xf5\x80\x80\x80"].into_iter().find(|b| valid::<I>(b));
+                found.map(|b| format!("{b:02x?} was accepted."))
+            },
+        ),
+        mistake(
+            "the state is lost between two pieces",
+            "§5.6: a character may be cut between two frames or two reads; keep what the unfinished character still \
+             needs in the validator, and go on from there with the next piece.",
+            || {
+                let mut v = I::new();
+                let euro = "€".as_bytes();
+                let split = I::feed(&mut v, &euro[..1]).is_ok() && I::feed(&mut v, &euro[1..]).is_ok();
+                (!split && valid::<I>(euro)).then(String::new)
+            },
+        ),
+        mistake(
+            "is_complete() ignores a character left half-finished",
+            "§8.1: a text message that ends inside a character is not valid UTF-8; is_complete() is false until \
+             the character's last byte came.",
+            || {
+                let mut v = I::new();
+                (I::feed(&mut v, b"\xe2\x82").is_ok() && I::is_complete(&v)).then(String::new)
+            },
+        ),
+        mistake(
+            "the error comes later than the impossible byte",
+            "§8.1 and Autobahn 6.4 (\"fail fast\"): refuse the very byte that makes the text impossible, not the end \
+             of the piece or the character: the first byte's range decides what the second may be.",
+            || {
+                let cases: [(&[u8], usize); 3] = [(b"\xc0\x80", 0), (b"\xe0\x80\x80", 1), (b"\xf4\x90\x80\x80", 1)];
+                cases.iter().find_map(|(bytes, at)| match refused_at::<I>(bytes) {
+                    Some(i) if i > *at => Some(format!("{bytes:02x?} was refused at byte {i}, not {at}.")),
+                    _ => None,
+                })
+            },
+        ),
+        mistake(
+            "stray continuation bytes are accepted",
+            "RFC 3629 §4: 80..bf only continue a character; on their own, or too many, they are invalid.",
+            || [&b"\x80"[..], b"a\xbf", b"\xc2\x80\x80"].into_iter().any(|b| valid::<I>(b)).then(String::new),
+        ),
+    ]
+}
 
 fn new<I: Ex08>() -> I::V {
     guarded(|| "Utf8Validator::new()".to_string(), I::new)

@@ -1,7 +1,7 @@
 //! Exercise 09 — validate a close frame's body: the status code and the
 //! reason (RFC 6455 §5.5.1, §7.4, §8.1).
 
-use super::harness::{check, guarded, Check, Exercise, Impl, Reference, Student};
+use super::harness::{check, guarded, mistake, Check, Exercise, Impl, Mistake, Reference, Student};
 use std::time::Duration;
 use ws101::error::Reply;
 
@@ -20,6 +20,18 @@ pub const EXERCISE: Exercise = Exercise {
         Impl::Reference => checks::<Reference>(),
         Impl::Student => checks::<Student>(),
     },
+    mistakes: |which| match which {
+        Impl::Reference => mistakes::<Reference>(),
+        Impl::Student => mistakes::<Student>(),
+    },
+    source: include_str!("../../docs/exercises/09-close-payload/student.rs"),
+    forbidden: &[
+        "ws101::close::parse_close_payload",
+        "ws101::close::CloseCode::is_valid_on_wire",
+        "ws101::CloseCode::is_valid_on_wire",
+        ".is_valid_on_wire",
+        "ws101::message::Receiver",
+    ],
 };
 
 /// The parsed body: `None` when empty, else the code and the reason.
@@ -48,7 +60,7 @@ impl Ex09 for Student {
     }
 }
 
-fn checks<I: Ex09>() -> Vec<Check> {
+pub fn checks<I: Ex09>() -> Vec<Check> {
     vec![
         check("ab_7_3_1_empty_body_means_no_status", ab_7_3_1_empty_body_means_no_status::<I>),
         check("ab_7_3_2_one_byte_body_fails_1002", ab_7_3_2_one_byte_body_fails_1002::<I>),
@@ -61,6 +73,74 @@ fn checks<I: Ex09>() -> Vec<Check> {
 }
 
 const CHAPTER: &str = "docs/09-closing.md";
+
+/// The likely mistakes, most specific first.
+pub fn mistakes<I: Ex09>() -> Vec<Mistake> {
+    fn code_of<I: Ex09>(code: u16) -> Result<CloseBody, u16> {
+        I::parse_close_payload(&code.to_be_bytes())
+    }
+    fn accepted<I: Ex09>(codes: &[u16]) -> Option<String> {
+        codes.iter().find(|c| code_of::<I>(**c).is_ok()).map(|c| format!("{c} was accepted."))
+    }
+    vec![
+        mistake(
+            "the code is read little-endian",
+            "§5.5.1: the code is \"a 2-byte unsigned integer (in network byte order)\": u16::from_be_bytes, so \
+             03 e8 is 1000.",
+            || {
+                let got = I::parse_close_payload(&[0xe8, 0x03]);
+                matches!(got, Ok(Some((1000, _)))).then(|| "e8 03 was read as 1000.".to_string())
+            },
+        ),
+        mistake(
+            "an empty body is refused",
+            "§5.5.1: \"The Close frame MAY contain a body\"; without one there is no code (1005 is reported \
+             locally, §7.1.5): Ok(None).",
+            || I::parse_close_payload(&[]).is_err().then(String::new),
+        ),
+        mistake(
+            "a one-byte body is accepted",
+            "§5.5.1: a body starts with a 2-byte code, so one byte alone is a protocol error (1002).",
+            || (I::parse_close_payload(&[0x03]) != Err(1002)).then(String::new),
+        ),
+        mistake(
+            "1005, 1006 or 1015 is accepted from the wire",
+            "§7.4.1: 1005, 1006 and 1015 \"MUST NOT be set as a status code in a Close control frame by an \
+             endpoint\": they only report, locally, what happened; on the wire they are 1002.",
+            || accepted::<I>(&[1005, 1006, 1015]),
+        ),
+        mistake(
+            "the reserved code 1004 is accepted",
+            "§7.4.1: 1004 is \"Reserved. The specific meaning might be defined in the future.\"; refuse with 1002.",
+            || accepted::<I>(&[1004]),
+        ),
+        mistake(
+            "unassigned codes are accepted",
+            "§7.4.2: 0-999 are not used, 1016-2999 are reserved for future RFCs, and nothing above 4999 is defined: \
+             all fail with 1002.",
+            || accepted::<I>(&[0, 999, 1016, 2000, 2999, 5000, 65535]),
+        ),
+        mistake(
+            "registered or private codes (3000-4999) are refused",
+            "§7.4.2: 3000-3999 are for libraries and frameworks, 4000-4999 for private use: both may be sent.",
+            || {
+                [3000u16, 3999, 4000, 4999]
+                    .iter()
+                    .find(|c| code_of::<I>(**c).is_err())
+                    .map(|c| format!("{c} was refused."))
+            },
+        ),
+        mistake(
+            "a reason that is not UTF-8 is not answered with 1007",
+            "§8.1 and §7.4.1: invalid UTF-8 in the reason fails the connection with 1007 (not 1002, and not a \
+             replacement character).",
+            || {
+                let got = I::parse_close_payload(&[0x03, 0xe8, 0xc0, 0x80]);
+                (got != Err(1007)).then(|| format!("03 e8 c0 80 gave {got:?}."))
+            },
+        ),
+    ]
+}
 
 fn parse<I: Ex09>(payload: &[u8]) -> Result<CloseBody, u16> {
     guarded(|| format!("parse_close_payload({payload:02x?})"), || I::parse_close_payload(payload))

@@ -1,6 +1,10 @@
 //! The reference for exercise 07, shared by `tests/exercises.rs` and
 //! `examples/student_echo.rs`: ws101's byte-level [`Receiver`] driven one
 //! whole frame at a time, behind the exercise's frame-level API.
+//!
+//! The receiver checks every rule of RFC 6455 at once; `student_echo`
+//! feeds it only what exercise 07 decides (text as binary, no control
+//! frames), so that its verdicts stay exercise 07's.
 
 use ws101::close::encode_close_payload;
 use ws101::error::Reply;
@@ -11,6 +15,9 @@ use ws101::Message;
 
 /// Any key will do: the frame is masked here and unmasked by the receiver.
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// What a frame completed, if anything: the opcode and all its bytes.
+pub type Delivered = Option<(Opcode, Vec<u8>)>;
 
 /// Exercise 07's `Reassembler`, made of ws101 parts.
 #[derive(Debug)]
@@ -29,7 +36,15 @@ impl FrameReassembler {
 
     /// One whole frame in; a whole message or control frame out, if this
     /// frame completed one; `Err(close code)` if it breaks a rule.
-    pub fn push(&mut self, fin: bool, opcode: Opcode, payload: &[u8]) -> Result<Option<(Opcode, Vec<u8>)>, u16> {
+    #[allow(dead_code)]
+    pub fn push(&mut self, fin: bool, opcode: Opcode, payload: &[u8]) -> Result<Delivered, u16> {
+        self.push_explained(fin, opcode, payload).map_err(|(code, _)| code)
+    }
+
+    /// [`push`](Self::push), with the rule broken (and its §) beside the
+    /// close code.
+    #[allow(dead_code)]
+    pub fn push_explained(&mut self, fin: bool, opcode: Opcode, payload: &[u8]) -> Result<Delivered, (u16, String)> {
         // The receiver reads bytes as a server does: masked frames.
         let header = FrameHeader { fin, opcode, mask: Some(KEY), payload_len: payload.len() as u64 };
         let mut head = [0u8; MAX_HEADER_LEN];
@@ -38,8 +53,8 @@ impl FrameReassembler {
         wire.extend_from_slice(payload);
         apply_mask(&mut wire[n..], KEY, 0);
         let (used, message) = self.receiver.feed(&wire).map_err(|e| match e.reply() {
-            Reply::Close(code) => code.0,
-            _ => 1011,
+            Reply::Close(code) => (code.0, e.to_string()),
+            _ => (1011, e.to_string()),
         })?;
         debug_assert_eq!(used, wire.len(), "one whole frame is consumed whole");
         Ok(message.map(|message| match message {

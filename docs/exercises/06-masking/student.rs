@@ -20,5 +20,5 @@
 /// a payload that arrives in pieces is unmasked piece by piece, and byte `j`
 /// of `buf` is payload byte `offset + j`.
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
-    todo!("ex06: buf[j] ^= key[(offset + j) % 4] (RFC 6455 §5.3)")
+    todo!("ex06: XOR each byte of buf with the key byte that RFC 6455 §5.3 gives its position in the payload")
 }
