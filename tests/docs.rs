@@ -157,15 +157,27 @@ fn every_file_the_book_names_exists() {
     assert!(missing.is_empty(), "the book names files that do not exist:\n{}", missing.join("\n"));
 }
 
+/// The `.rs` files in `dir` and in its folders one level down (a folder
+/// example such as `examples/bench/`).
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).expect("directory exists").filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if path.is_dir() {
+            let inner = fs::read_dir(&path).expect("directory exists").filter_map(|e| e.ok());
+            files.extend(inner.map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "rs")));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
 #[test]
 fn every_chapter_the_source_names_exists() {
     let mut missing = Vec::new();
     for dir in ["src", "examples"] {
-        for entry in fs::read_dir(root().join(dir)).expect("directory exists").filter_map(|e| e.ok()) {
-            let path = entry.path();
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
+        for path in rust_files(&root().join(dir)) {
             let text = read(&path);
             for piece in text.split("docs/").skip(1) {
                 let name: String = piece.chars().take_while(|c| is_ident_char(*c) || *c == '-' || *c == '.').collect();
