@@ -14,9 +14,11 @@ use crate::servers::Kind;
 /// Opcodes and bits the load generator writes by hand (RFC 6455 §5.2).
 pub const FIN: u8 = 0x80;
 pub const MASK_BIT: u8 = 0x80;
+pub const OP_TEXT: u8 = 0x1;
 pub const OP_BINARY: u8 = 0x2;
 pub const OP_CLOSE: u8 = 0x8;
-pub const OP_TEXT: u8 = 0x1;
+pub const OP_PING: u8 = 0x9;
+pub const OP_PONG: u8 = 0xA;
 /// The load generator's masking key: fixed, since nothing here is secret.
 pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 /// RFC 6455 §1.3's sample key and its accept value: the servers do not
@@ -134,24 +136,35 @@ impl Rx {
     /// Parse an unmasked, final server frame header with this opcode;
     /// returns its payload length.
     pub fn ws_header(&mut self, opcode: u8) -> io::Result<u64> {
-        self.need(2)?;
-        let (b0, b1) = (self.buf[self.start], self.buf[self.start + 1]);
-        if b0 != FIN | opcode || b1 & MASK_BIT != 0 {
+        let (b0, header, len) = self.peek_header()?;
+        if b0 != FIN | opcode {
+            let b1 = self.buf[self.start + 1];
             return Err(bad(format!("unexpected frame header {b0:#04x} {b1:#04x}, wanted opcode {opcode}")));
         }
-        let (header, len) = match b1 & 0x7f {
+        self.start += header;
+        Ok(len)
+    }
+
+    /// The next server frame's header, left in the buffer: its first byte
+    /// (FIN, RSV, opcode), its length and the payload length (RFC 6455
+    /// §5.2). A server frame must not be masked (§5.1).
+    pub fn peek_header(&mut self) -> io::Result<(u8, usize, u64)> {
+        self.need(2)?;
+        let (b0, b1) = (self.buf[self.start], self.buf[self.start + 1]);
+        if b1 & MASK_BIT != 0 {
+            return Err(bad(format!("unexpected frame header {b0:#04x} {b1:#04x}: masked")));
+        }
+        Ok(match b1 & 0x7f {
             126 => {
                 self.need(4)?;
-                (4, u64::from(u16::from_be_bytes([self.buf[self.start + 2], self.buf[self.start + 3]])))
+                (b0, 4, u64::from(u16::from_be_bytes([self.buf[self.start + 2], self.buf[self.start + 3]])))
             }
             127 => {
                 self.need(10)?;
-                (10, u64::from_be_bytes(self.buf[self.start + 2..self.start + 10].try_into().unwrap()))
+                (b0, 10, u64::from_be_bytes(self.buf[self.start + 2..self.start + 10].try_into().unwrap()))
             }
-            n => (2, u64::from(n)),
-        };
-        self.start += header;
-        Ok(len)
+            n => (b0, 2, u64::from(n)),
+        })
     }
 
     /// The echo of `wire`, as `kind` sends it back.
@@ -188,8 +201,13 @@ impl Rx {
 }
 
 pub fn request(port: u16) -> String {
+    request_to(port, "/")
+}
+
+/// The opening handshake's request for `target` (a path and query).
+pub fn request_to(port: u16, target: &str) -> String {
     format!(
-        "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {SAMPLE_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
 }

@@ -35,14 +35,35 @@
 //! bytes on the wire per message, server CPU per message, and the server's
 //! resident memory per idle compressed connection.
 //!
-//! Options: `--quick` (one short round, under a minute), `--rounds N`,
+//! Scenario 9 is broadcast fan-out: one publisher and `--subs N`
+//! subscribers (1000; 100 with `--quick`), every line of 64 bytes sent to
+//! all the others, through four servers: ws101's chat example itself
+//! (`examples/chat_server.rs`: a queue and a writer thread per client),
+//! ws101 sending through every client's `Writer` from the sender's thread,
+//! Node's `ws` (`wss.clients.forEach(c => c.send(m))`), and tungstenite
+//! with a writer thread and an unbounded channel per client. Variants:
+//! `--fanout-rate R` lines per second (100), as fast as the slowest
+//! subscriber keeps up, `--stalled PCT` (5) subscribers that never read,
+//! and a join storm (all N join, 50 at a time; how long until the first
+//! line, sent 2 s later, reached everyone). It reports deliveries per
+//! second, the share delivered within the run, p50 and p99 latency, CPU
+//! per delivery (server and load generator), the server's RSS, what it
+//! did with the stalled subscribers, ratios against Node's `ws`, and a
+//! `fanout server=… variant=…` line per server and variant for machines.
+//! It runs only when asked for (`--scenarios 9`, several minutes at 1000
+//! subscribers) or, small, with `--quick`. `fanout.rs` has the method.
+//!
+//! Options: `--quick` (one short round, about a minute), `--rounds N`,
 //! `--secs S` (measured seconds per run), `--scenarios 1,2,7`,
 //! `--kinds ws101,tungstenite,tcp`, `--baseline PATH` (also run the ws101
 //! server of another build of this program, e.g. a copy of
 //! `target/release/examples/bench` made before a change, and print the
 //! ratio to it), `--idle N` (connections held in
 //! scenario 6, default 1000), `--chat N` (messages per connection measured
-//! in scenario 8), `--no-pin`, `--no-wait` (do not wait
+//! in scenario 8), `--subs N`, `--fanout-rate R`, `--stalled PCT`,
+//! `--stall-fill KIB`, `--probe-every K` (scenario 9: see `fanout.rs`
+//! and `subscribers.rs`; `--kinds chat,ws101-direct,node-ws,tungstenite`
+//! picks its servers), `--no-pin`, `--no-wait` (do not wait
 //! for the rest of the machine to go quiet before each run; the "others'
 //! CPUs" column shows what else ran during the measured window).
 //!
@@ -58,14 +79,26 @@
 //! - `scenarios.rs`: the table of scenarios 1 to 7, the timed run that
 //!   measures one of them against one server, idle memory, unmasking;
 //! - `chat.rs`: scenario 8, the compressed chat;
+//! - `fanout.rs`: scenario 9, broadcast fan-out: the variants, the
+//!   publisher, the measured windows and the report; `subscribers.rs`:
+//!   its subscribers; `broadcast.rs`: its four servers;
 //! - `report.rs`: medians and ranges, ratios, the tables.
 #![allow(clippy::unwrap_used)]
 
+mod broadcast;
 mod chat;
+mod fanout;
 mod load;
 mod report;
 mod scenarios;
 mod servers;
+mod subscribers;
+
+/// ws101's chat example itself, for scenario 9 (only its `config()` and
+/// `handler()` are used).
+#[allow(dead_code)]
+#[path = "../chat_server.rs"]
+mod chat_server;
 
 use std::collections::HashMap;
 use std::io;
@@ -73,7 +106,9 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use broadcast::Broadcaster;
 use chat::{chat_messages, chat_run, chat_servers, print_chat, Chat, ChatLoad};
+use fanout::{crowd_run, fanout_servers, kernel_absorbs, print_fanout, stalled_run, Fan, FanoutLoad, Variant};
 use report::{print_masks, print_scenario};
 use scenarios::{mask_speeds, run_scenario, Sample, Timing, MASK_SIZES, SCENARIOS};
 use servers::{open_file_limit, serve, wait_for_quiet, Kind, BASELINE, TICKS_PER_SEC};
@@ -82,6 +117,9 @@ fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     if let Some(kind) = value("--serve") {
+        if let Some(broadcaster) = Broadcaster::parse_serve(&kind) {
+            return broadcast::serve(broadcaster);
+        }
         let kind = Kind::parse(&kind).ok_or_else(|| io::Error::other(format!("unknown server {kind}")))?;
         return serve(kind);
     }
@@ -100,9 +138,11 @@ fn main() -> io::Result<()> {
         measure: Duration::from_secs_f64(secs),
     };
     let list = |flag: &str| value(flag).map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>());
+    // Scenario 9 takes minutes at full size: it runs when asked for, and
+    // small with --quick.
     let scenario_ids: Vec<u32> = match list("--scenarios") {
         Some(ids) => ids.iter().filter_map(|i| i.parse().ok()).collect(),
-        None => (1..=8).collect(),
+        None => (1..=if quick { 9 } else { 8 }).collect(),
     };
     let mut kinds: Vec<Kind> = match list("--kinds") {
         Some(names) => names.iter().filter_map(|n| Kind::parse(n)).collect(),
@@ -126,6 +166,40 @@ fn main() -> io::Result<()> {
     let (chat_kinds, chat_notes) = if scenario_ids.contains(&8) { chat_servers() } else { Default::default() };
     let chat_text = chat_messages(chat.conns * (chat.warmup + chat.measured));
     let mut chats: HashMap<Kind, Vec<Chat>> = HashMap::new();
+    // Scenario 9: its servers, and as many subscribers as the open-file
+    // limit allows (one descriptor each here, one in the server).
+    let fanout_on = scenario_ids.contains(&9);
+    let (fan_kinds, mut fan_notes) =
+        if fanout_on { fanout_servers(list("--kinds").as_deref()) } else { Default::default() };
+    let wanted: usize = value("--subs").and_then(|n| n.parse().ok()).unwrap_or(if quick { 100 } else { 1000 });
+    let subs = match open_file_limit() {
+        Some(limit) if fanout_on && wanted + 64 > limit => {
+            fan_notes.push(format!(
+                "open-file limit {limit}: {wanted} subscribers need {}; ran {} instead. Raise the limit in the shell \
+                 that runs the bench (ulimit -n {}; at most ulimit -Hn), or ask for fewer (--subs N)",
+                wanted + 64,
+                limit.saturating_sub(64),
+                wanted + 64
+            ));
+            limit.saturating_sub(64)
+        }
+        _ => wanted,
+    };
+    let absorbs = if fanout_on { kernel_absorbs()? } else { 0 };
+    let fan = FanoutLoad {
+        subs,
+        rate: value("--fanout-rate").and_then(|r| r.parse().ok()).unwrap_or(100.0),
+        window: Duration::from_secs_f64(value("--secs").and_then(|s| s.parse().ok()).unwrap_or(if quick {
+            2.0
+        } else {
+            2.5
+        })),
+        stalled_pct: value("--stalled").and_then(|p| p.parse().ok()).unwrap_or(5.0),
+        fill: value("--stall-fill").and_then(|k| k.parse::<usize>().ok()).map_or(2 * absorbs, |kib| kib * 1024),
+        probe_every: value("--probe-every").and_then(|k| k.parse().ok()).unwrap_or(10),
+    };
+    let mut fans: HashMap<(Broadcaster, Variant), Vec<Fan>> = HashMap::new();
+    let mut stalled_notes: HashMap<Broadcaster, String> = HashMap::new();
 
     println!(
         "ws101 bench: {rounds} round(s), {:.2} s warm-up + {:.2} s measured per run, {} CPUs, \
@@ -171,6 +245,24 @@ fn main() -> io::Result<()> {
                 .map_err(|e| io::Error::other(format!("scenario 8 against {}: {e}", kind.name())))?;
             chats.entry(kind).or_default().push(sample);
         }
+        for i in 0..fan_kinds.len() {
+            let kind = fan_kinds[(i + round) % fan_kinds.len()];
+            let context = |e: io::Error| io::Error::other(format!("scenario 9 against {}: {e}", kind.name()));
+            if let Some(max) = quiet_wait {
+                waited += wait_for_quiet(max);
+            }
+            eprintln!("  scenario 9 {}: join storm, fixed rate, as fast as possible", kind.name());
+            for (variant, sample) in crowd_run(kind, &fan).map_err(context)? {
+                fans.entry((kind, variant)).or_default().push(sample);
+            }
+            if let Some(max) = quiet_wait {
+                waited += wait_for_quiet(max);
+            }
+            eprintln!("  scenario 9 {}: stalled subscribers", kind.name());
+            let (sample, note) = stalled_run(kind, &fan).map_err(context)?;
+            fans.entry((kind, Variant::Stalled)).or_default().push(sample);
+            stalled_notes.insert(kind, note);
+        }
         if scenario_ids.contains(&7) {
             if let Some(max) = quiet_wait {
                 waited += wait_for_quiet(max);
@@ -200,6 +292,11 @@ fn main() -> io::Result<()> {
         for note in &chat_notes {
             println!("  {note}");
         }
+    }
+    if fanout_on {
+        // The stalled runs' notes are the last round's.
+        fan_notes.extend(fan_kinds.iter().filter_map(|k| stalled_notes.get(k).cloned()));
+        print_fanout(&fan_kinds, &fans, &fan, absorbs, &fan_notes);
     }
     println!(
         "\ntotal {:.0} s, of which {:.0} s waiting for other processes to go quiet before runs",

@@ -73,11 +73,7 @@ impl Kind {
 
 /// Child side: listen on an ephemeral port, print it, serve until stdin closes.
 pub fn serve(kind: Kind) -> io::Result<()> {
-    // The parent holds our stdin; when it closes it (or dies), we exit.
-    thread::spawn(|| {
-        let _ = io::stdin().read_to_end(&mut Vec::new());
-        std::process::exit(0);
-    });
+    exit_when_stdin_closes();
     match kind {
         Kind::Ws101 | Kind::Baseline => {
             let mut config = ServerConfig::default();
@@ -150,6 +146,16 @@ pub fn serve(kind: Kind) -> io::Result<()> {
     }
 }
 
+/// The parent holds the child's stdin; when it closes it (or dies), the
+/// child exits.
+pub fn exit_when_stdin_closes() {
+    thread::spawn(|| {
+        let _ = io::stdin().read_to_end(&mut Vec::new());
+        std::process::exit(0);
+    });
+}
+
+/// Tell the parent which port the child listens on.
 pub fn announce(port: u16) -> io::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(out, "port {port}")?;
@@ -182,13 +188,21 @@ impl ServerProc {
         if kind == Kind::Node {
             command.env("NODE_PATH", node_program().1);
         }
-        let mut child = command.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+        command.args(args);
+        ServerProc::spawn(command, kind.name())
+    }
+
+    /// Start `command`, a server that prints `port N` once it listens and
+    /// exits when its stdin closes.
+    pub fn spawn(mut command: Command, name: &str) -> io::Result<ServerProc> {
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line)?;
         let port = line.trim().strip_prefix("port ").and_then(|p| p.parse().ok());
         let Some(port) = port else {
             let _ = child.kill();
-            return Err(io::Error::other(format!("{} server did not start: {line:?}", kind.name())));
+            let _ = child.wait();
+            return Err(io::Error::other(format!("{name} server did not start: {line:?}")));
         };
         Ok(ServerProc { child, port })
     }
