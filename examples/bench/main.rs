@@ -296,7 +296,12 @@ fn main() -> io::Result<()> {
     if fanout_on {
         // The stalled runs' notes are the last round's.
         fan_notes.extend(fan_kinds.iter().filter_map(|k| stalled_notes.get(k).cloned()));
-        print_fanout(&fan_kinds, &fans, &fan, absorbs, &fan_notes);
+        if fan_kinds.is_empty() {
+            println!("\n9. broadcast fan-out: no server (--kinds chat,ws101-direct,node-ws,tungstenite)");
+            fan_notes.iter().for_each(|note| println!("  {note}"));
+        } else {
+            print_fanout(&fan_kinds, &fans, &fan, absorbs, &fan_notes);
+        }
     }
     println!(
         "\ntotal {:.0} s, of which {:.0} s waiting for other processes to go quiet before runs",
