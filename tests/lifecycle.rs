@@ -277,7 +277,10 @@ fn a_ping_flooder_that_never_reads_is_cut_off_and_others_keep_their_latency() {
             let sent = Instant::now();
             ws.send(Message::Text(format!("{i}"))).unwrap();
             assert_eq!(ws.read().unwrap(), Message::Text(format!("{i}")));
-            assert!(sent.elapsed() < Duration::from_millis(500), "round trip {i} took {:?}", sent.elapsed());
+            // A bound far above a loopback round trip (well under 1 ms)
+            // and far below the flooder's fate (the write timeout): room
+            // for a machine busy with the rest of the suite.
+            assert!(sent.elapsed() < Duration::from_secs(1), "round trip {i} took {:?}", sent.elapsed());
         }
         ws.close(CloseCode::NORMAL, "").unwrap();
     });
@@ -286,7 +289,7 @@ fn a_ping_flooder_that_never_reads_is_cut_off_and_others_keep_their_latency() {
     // A pong stuck behind the flood fails the connection at the write
     // timeout; the close timeout bounds what follows; and some room.
     assert!(result.contains("WriteTimeout"), "{result}");
-    let bound = write_timeout + close_timeout + Duration::from_millis(500);
+    let bound = write_timeout + close_timeout + Duration::from_millis(1500);
     assert!(took < bound, "the flooder's connection lasted {took:?}: {result}");
     flood.join().unwrap();
 }
