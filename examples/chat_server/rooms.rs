@@ -8,7 +8,9 @@
 //! and writes each line it reads to every other client in its room
 //! itself, through their [`Writer`]s (the fan-out, `RoomState::fan_out`).
 //! A client that is behind gets a second thread for as long as it is
-//! behind, and only then (`catch_up`). The rooms are a registry of
+//! behind, and only then (`catch_up`). A room of more than
+//! [`FAN_OUT_SHARE`] clients is written by one thread per core, each to
+//! its share, while the room's lock is held. The rooms are a registry of
 //! clients, one `Mutex` per room, held for the whole fan-out of a line so
 //! that everyone in the room sees the room's lines in one order. With
 //! Redis, one more thread per node brings in what the other nodes say
@@ -95,6 +97,11 @@ pub const QUEUE_LEN: usize = 64;
 /// A room tells its joins and leaves at most this often: those that come
 /// sooner wait, and are told together (see "Joins and leaves").
 pub const NOTICE_EVERY: Duration = Duration::from_millis(500);
+
+/// The fewest clients a fan-out thread is given: a smaller room is written
+/// by the sender's thread alone, since a thread costs more than a few
+/// dozen writes.
+pub const FAN_OUT_SHARE: usize = 128;
 
 /// How many names a coalesced notice spells out before "and N others".
 pub const NAMES_SHOWN: usize = 3;
@@ -359,8 +366,33 @@ impl RoomState {
     /// `line` to every client in the room but those in `skip`, without
     /// ever blocking on one: see [`deliver`]. Clients that are gone, or
     /// too slow, are taken out of the room.
+    ///
+    /// A large room is split into one share per CPU, each written by a
+    /// thread of its own (this one takes the first), all within the room's
+    /// lock: every client still gets the room's lines in the room's one
+    /// order, and a line reaches everyone sooner.
     fn fan_out(&mut self, skip: &[u64], line: &Arc<str>) {
-        self.clients.retain(|id, member| skip.contains(id) || deliver(member, line));
+        let members: Vec<&Arc<Member>> = self.clients.values().filter(|m| !skip.contains(&m.id)).collect();
+        let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+        let share = members.len().div_ceil(cpus).max(FAN_OUT_SHARE);
+        let gone: Vec<u64> = thread::scope(|scope| {
+            let deliver_share = |share: &[&Arc<Member>]| -> Vec<u64> {
+                share.iter().filter(|member| !deliver(member, line)).map(|member| member.id).collect()
+            };
+            let mut shares = members.chunks(share);
+            let first = shares.next().unwrap_or_default();
+            let others: Vec<_> = shares.map(|share| scope.spawn(move || deliver_share(share))).collect();
+            let mut gone = deliver_share(first);
+            for other in others {
+                // A share's thread panics only if `deliver` does, which
+                // would be a bug: its clients are then kept, as they were.
+                gone.extend(other.join().unwrap_or_default());
+            }
+            gone
+        });
+        for id in gone {
+            self.clients.remove(&id);
+        }
     }
 }
 
