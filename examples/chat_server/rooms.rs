@@ -372,9 +372,12 @@ impl RoomState {
     /// lock: every client still gets the room's lines in the room's one
     /// order, and a line reaches everyone sooner.
     fn fan_out(&mut self, skip: &[u64], line: &Arc<str>) {
+        if self.clients.len() <= FAN_OUT_SHARE {
+            self.clients.retain(|id, member| skip.contains(id) || deliver(member, line));
+            return;
+        }
         let members: Vec<&Arc<Member>> = self.clients.values().filter(|m| !skip.contains(&m.id)).collect();
-        let cpus = thread::available_parallelism().map_or(1, |n| n.get());
-        let share = members.len().div_ceil(cpus).max(FAN_OUT_SHARE);
+        let share = members.len().div_ceil(cpus()).max(FAN_OUT_SHARE);
         let gone: Vec<u64> = thread::scope(|scope| {
             let deliver_share = |share: &[&Arc<Member>]| -> Vec<u64> {
                 share.iter().filter(|member| !deliver(member, line)).map(|member| member.id).collect()
@@ -429,6 +432,13 @@ enum Audience {
     AllBut(Vec<u64>),
     /// This client only, on this node only.
     Only(u64),
+}
+
+/// How many CPUs this process may use, asked once: the answer reads the
+/// scheduler's affinity and the cgroup's quota, too slow to ask per line.
+fn cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// `ann`, `ann and bo`, `ann, bo and cy`, `ann, bo, cy and 9 others`.
