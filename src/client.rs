@@ -327,12 +327,17 @@ pub fn connect_with(url: &str, config: &ClientConfig) -> Result<WebSocket, Error
     // RFC 6455 §4.1: "the client MUST wait for a response from the server
     // before sending any further data".
     let limits = config.head_limits;
-    let mut buf = vec![0u8; limits.max_head_size];
+    let mut buf = vec![0u8; crate::upgrade::HEAD_BUFFER_START.min(limits.max_head_size)];
     let mut end = 0;
     let (mut response, used) = loop {
         match parse_response(&buf[..end], limits)? {
             Parsed::Complete(response, used) => break (response, used),
             Parsed::Incomplete => {}
+        }
+        // Incomplete with the buffer full: it doubles, up to the limit
+        // (where `parse_response` has already said "too long").
+        if end == buf.len() {
+            buf.resize((buf.len() * 2).min(limits.max_head_size), 0);
         }
         match read_before(&mut stream, &mut buf[end..], deadline)? {
             Some(0) => return Err(Error::BadResponse(format!("the server closed the connection after {end} bytes"))),

@@ -26,9 +26,10 @@ use crate::frame::Opcode;
 use crate::message::{text_payload, InPlace, Message, MessageRef, Receiver, Role};
 use crate::trace;
 
-/// The read buffer starts small (the handshake's 8 KiB buffer goes on
-/// serving the connection), so that an idle connection costs little...
-const READ_BUFFER_MIN: usize = 8 * 1024;
+/// The read buffer starts small (the handshake's buffer, 2 KiB unless the
+/// head was longer, goes on serving the connection), so that an idle
+/// connection costs little...
+const READ_BUFFER_MIN: usize = 2 * 1024;
 /// ...and doubles, each time a read fills it, up to this size: under load,
 /// one system call brings in a whole 64 KiB message, or several. It shrinks
 /// back when the connection goes quiet (a read timeout, `on_timer`).

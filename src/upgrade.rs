@@ -162,6 +162,13 @@ pub(crate) fn accept_from(
     accept_request(read_request_from(stream, peer, config)?, config)
 }
 
+/// The head buffer's first size. A browser's opening handshake is about
+/// 500 bytes, so most heads fit; a longer one (many cookies) doubles the
+/// buffer, up to `max_head_size`. The buffer goes on to serve the
+/// connection as its read buffer, and every byte of it is zeroed when it is
+/// allocated: an idle connection costs what it touched, not the limit.
+pub(crate) const HEAD_BUFFER_START: usize = 2 * 1024;
+
 /// A request head read by [`read_request`], and the socket it came on.
 #[derive(Debug)]
 pub struct Incoming {
@@ -220,7 +227,7 @@ fn read_request_from(
     stream.set_nodelay(true)?;
     let deadline = Instant::now() + config.handshake_timeout;
     let linger = config.options.close_timeout.min(Duration::from_secs(2));
-    let mut buf = vec![0u8; config.head_limits.max_head_size];
+    let mut buf = vec![0u8; HEAD_BUFFER_START.min(config.head_limits.max_head_size)];
     let mut end = 0;
     let (request, used) = loop {
         match parse_request(&buf[..end], config.head_limits) {
@@ -230,9 +237,12 @@ fn read_request_from(
         }
         // The timeout bounds the whole head, not each read: a peer sending
         // one byte every few seconds (slowloris) is cut off at the deadline.
-        if end == buf.len() {
+        if end == config.head_limits.max_head_size {
             let e = Error::Handshake { status: 431, reason: "request head larger than the limit (RFC 6585 §5)" };
             return Err(refuse_with(stream, e, linger));
+        }
+        if end == buf.len() {
+            buf.resize((buf.len() * 2).min(config.head_limits.max_head_size), 0);
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

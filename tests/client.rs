@@ -146,6 +146,27 @@ fn rfc_7_1_2_server_initiated_close_is_read_as_close_4000() {
 }
 
 #[test]
+fn a_response_head_longer_than_the_first_buffer_is_read_whole() {
+    // The client's head buffer starts at 2 KiB and doubles up to its
+    // 16 KiB limit: a 101 with a 5 KiB Set-Cookie, and a frame behind it.
+    let (url, server) = fake_server_raw(|mut wire, head| {
+        let mut response = response_101(&head);
+        response.truncate(response.len() - 2);
+        response.push_str(&format!("Set-Cookie: id={}\r\n\r\n", "s".repeat(5000)));
+        let mut bytes = response.into_bytes();
+        bytes.extend_from_slice(&unmasked(0x81, b"behind the head"));
+        wire.send(&bytes);
+        answer_client_close(&mut wire);
+    });
+    let mut ws = ws101::connect(&url).unwrap();
+    let cookie = ws.response().and_then(|r| r.headers.get("Set-Cookie")).unwrap_or_default();
+    assert_eq!(cookie.len(), "id=".len() + 5000);
+    assert_eq!(ws.read().unwrap(), Message::Text("behind the head".into()));
+    ws.close(ws101::CloseCode::NORMAL, "").unwrap();
+    server.join().unwrap();
+}
+
+#[test]
 fn rfc_4_1_subprotocol_negotiated_with_connect_with() {
     let config = ServerConfig { subprotocols: vec!["chat".into()], ..ServerConfig::default() };
     let addr = start_server(config);

@@ -183,6 +183,26 @@ fn rfc_4_2_1_header_names_and_tokens_are_case_insensitive() {
 }
 
 #[test]
+fn a_head_longer_than_the_first_buffer_is_read_in_pieces_and_its_frames_follow() {
+    // The head buffer starts at 2 KiB and doubles up to max_head_size: a
+    // 6 KiB head (a long cookie), sent in three pieces with a frame behind
+    // it in the last one, is upgraded, and the frame is read from the
+    // grown buffer.
+    let addr = start_server(ServerConfig::default());
+    let cookie = format!("Cookie: session={}\r\n", "c".repeat(6000));
+    let head = request(addr, &cookie);
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(&masked(0x81, b"after a long head"));
+    let mut wire = Wire::connect(addr);
+    for piece in bytes.chunks(bytes.len() / 3 + 1) {
+        wire.send(piece);
+    }
+    let answer = wire.read_head();
+    assert!(answer.starts_with("HTTP/1.1 101 "), "{answer}");
+    assert_eq!(wire.read_frame().text(), "after a long head");
+}
+
+#[test]
 fn head_over_max_head_size_ending_in_cr_at_the_limit_gets_431() {
     let limit = ServerConfig::default().head_limits.max_head_size;
     let addr = start_server(ServerConfig::default());
