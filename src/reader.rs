@@ -56,8 +56,12 @@ pub struct Reader {
     /// (true), or answer ours (false)?
     peer_closed_first: Option<bool>,
     close_deadline: Option<Instant>,
-    /// When bytes last arrived, for the keepalive interval.
+    /// When bytes last arrived, for the keepalive interval: brought up to
+    /// date when a read times out (`on_timer`), from `heard`.
     last_heard: Instant,
+    /// Bytes arrived since the last read timeout. A flag, not a clock
+    /// read per `read`: the time is needed only when a read times out.
+    heard: bool,
     timeout_set: Option<Duration>,
     /// [`WebSocket::observe_frames`](crate::WebSocket::observe_frames): the
     /// bytes read, cut into frames for the observer.
@@ -95,6 +99,7 @@ impl Reader {
             peer_closed_first: None,
             close_deadline: None,
             last_heard: Instant::now(),
+            heard: false,
             timeout_set: None, // unknown: set on the first read
             frames: None,
         }
@@ -336,7 +341,7 @@ impl Reader {
         if let Some(tap) = &mut self.frames {
             tap.received(&self.buf[self.end - n..self.end]);
         }
-        self.last_heard = Instant::now();
+        self.heard = true;
         // The read took all the room there was: more is probably waiting.
         if self.end == self.buf.len() && self.buf.len() < READ_BUFFER_MAX {
             self.buf.resize((self.buf.len() * 2).clamp(READ_BUFFER_MIN, READ_BUFFER_MAX), 0);
@@ -434,6 +439,11 @@ impl Reader {
     /// no extra system call; it also bounds how long a reader blocked before
     /// another thread sent a close takes to notice it.
     fn arm_timer(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
+        // The steady state, no deadline, no ping out, not closing: the
+        // tick, without reading the clock.
+        if deadline.is_none() && self.ping.is_none() && self.close_deadline.is_none() && !self.close_sent() {
+            return self.set_read_timeout(self.tick());
+        }
         let now = Instant::now();
         if self.close_deadline.is_none() && self.close_sent() {
             let sent = self.writer.lock().ok().and_then(|out| out.close_sent).unwrap_or(now);
@@ -449,6 +459,11 @@ impl Reader {
         };
         // A read with a timeout wakes at its own deadline too.
         let wanted = deadline.map_or(wanted, |d| wanted.min(left(d)));
+        self.set_read_timeout(wanted)
+    }
+
+    /// Set the socket's read timeout, unless it is set already.
+    fn set_read_timeout(&mut self, wanted: Duration) -> Result<(), Error> {
         if Some(wanted) != self.timeout_set {
             self.writer.shared.stream.set_read_timeout(Some(wanted))?;
             self.timeout_set = Some(wanted);
@@ -465,12 +480,18 @@ impl Reader {
     /// A read timed out: a deadline passed, or it is time for a keepalive
     /// ping, or it was just the tick.
     fn on_timer(&mut self) -> Result<(), Error> {
+        let now = Instant::now();
+        if std::mem::take(&mut self.heard) {
+            // Bytes came in before the read that just waited its whole
+            // timeout in vain: at the latest when that read began.
+            let waited = self.timeout_set.unwrap_or_default();
+            self.last_heard = now.checked_sub(waited).unwrap_or(now);
+        }
         self.shrink_buffer();
         // A quiet connection keeps no compressor (chapter 14, memory).
         if self.last_heard.elapsed() >= self.tick() {
             self.writer.release_compressor();
         }
-        let now = Instant::now();
         if self.close_sent() || self.close_deadline.is_some() {
             // Closing: no more pings; the close deadline is all that counts
             // (arm_timer sets it if another thread sent the close).
