@@ -55,7 +55,8 @@
 //! subscribers) or, small, with `--quick`. `fanout.rs` has the method.
 //!
 //! Options: `--quick` (one short round, about a minute), `--rounds N`,
-//! `--secs S` (measured seconds per run), `--scenarios 1,2,7`,
+//! `--secs S` (measured seconds per run), `--scenarios 1,2,7` (or `all`,
+//! fan-out included),
 //! `--kinds ws101,tungstenite,tcp`, `--baseline PATH` (also run the ws101
 //! server of another build of this program, e.g. a copy of
 //! `target/release/examples/bench` made before a change, and print the
@@ -142,6 +143,7 @@ fn main() -> io::Result<()> {
     // Scenario 9 takes minutes at full size: it runs when asked for, and
     // small with --quick.
     let scenario_ids: Vec<u32> = match list("--scenarios") {
+        Some(ids) if ids.iter().any(|i| i == "all") => (1..=9).collect(),
         Some(ids) => ids.iter().filter_map(|i| i.parse().ok()).collect(),
         None => (1..=if quick { 9 } else { 8 }).collect(),
     };
