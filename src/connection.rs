@@ -691,24 +691,18 @@ impl Writer {
             // `send`: cheaper, for a few dozen bytes, than the kernel's
             // walk over two buffers of a `writev`.
             None if payload.len() <= COPY_UP_TO => {
-                let frame = &mut out.scratch;
-                frame.clear();
-                frame.extend_from_slice(&head[..n]);
-                frame.extend_from_slice(payload);
+                let frame = in_one_piece(&mut out.scratch, &head[..n], payload);
                 write_all_before(stream, &mut [IoSlice::new(frame)], &mut deadline)
             }
             None => write_all_before(stream, &mut [IoSlice::new(&head[..n]), IoSlice::new(payload)], &mut deadline),
             Some(key) => {
                 // The caller's bytes are borrowed, so the masked payload is a
                 // copy; its buffer is reused from frame to frame.
-                let scratch = &mut out.scratch;
-                scratch.clear();
-                scratch.extend_from_slice(&head[..n]);
-                scratch.extend_from_slice(payload);
-                apply_mask(&mut scratch[n..], key, 0);
-                let result = write_all_before(stream, &mut [IoSlice::new(scratch)], &mut deadline);
-                if scratch.capacity() > 64 * 1024 {
-                    *scratch = Vec::new();
+                let frame = in_one_piece(&mut out.scratch, &head[..n], payload);
+                apply_mask(&mut frame[n..], key, 0);
+                let result = write_all_before(stream, &mut [IoSlice::new(frame)], &mut deadline);
+                if out.scratch.capacity() > 64 * 1024 {
+                    out.scratch = Vec::new();
                 }
                 result
             }
@@ -761,10 +755,7 @@ impl Writer {
         let mut stream = &self.shared.stream;
         // As in `write_frame_before`: a small frame goes in one `send`.
         let tried = if payload.len() <= COPY_UP_TO {
-            out.scratch.clear();
-            out.scratch.extend_from_slice(&head[..n]);
-            out.scratch.extend_from_slice(payload);
-            stream.write(&out.scratch)
+            stream.write(in_one_piece(&mut out.scratch, &head[..n], payload))
         } else {
             stream.write_vectored(&[IoSlice::new(&head[..n]), IoSlice::new(payload)])
         };
@@ -867,6 +858,15 @@ struct Encoded {
 /// Payloads up to this size are sent in one buffer with their header
 /// (copied into the scratch buffer), larger ones as two (`writev`).
 const COPY_UP_TO: usize = 128;
+
+/// A frame's header and payload copied one after the other into `buf`
+/// (emptied first, its memory reused): the frame in one piece.
+fn in_one_piece<'a>(buf: &'a mut Vec<u8>, head: &[u8], payload: &[u8]) -> &'a mut [u8] {
+    buf.clear();
+    buf.extend_from_slice(head);
+    buf.extend_from_slice(payload);
+    buf
+}
 
 /// When a frame must be out by.
 #[derive(Debug, Clone, Copy)]

@@ -489,7 +489,7 @@ impl Reader {
         }
         self.shrink_buffer();
         // A quiet connection keeps no compressor (chapter 14, memory).
-        if self.last_heard.elapsed() >= self.tick() {
+        if now.saturating_duration_since(self.last_heard) >= self.tick() {
             self.writer.release_compressor();
         }
         if self.close_sent() || self.close_deadline.is_some() {

@@ -235,8 +235,6 @@ fn read_request_from(
             Ok(Parsed::Incomplete) => {}
             Err(e) => return Err(refuse_with(stream, e, linger)),
         }
-        // The timeout bounds the whole head, not each read: a peer sending
-        // one byte every few seconds (slowloris) is cut off at the deadline.
         if end == config.head_limits.max_head_size {
             let e = Error::Handshake { status: 431, reason: "request head larger than the limit (RFC 6585 §5)" };
             return Err(refuse_with(stream, e, linger));
@@ -244,6 +242,8 @@ fn read_request_from(
         if end == buf.len() {
             buf.resize((buf.len() * 2).min(config.head_limits.max_head_size), 0);
         }
+        // The timeout bounds the whole head, not each read: a peer sending
+        // one byte every few seconds (slowloris) is cut off at the deadline.
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(refuse_with(
